@@ -1,1 +1,70 @@
-fn main() {}
+//! `signet`: sign, decode and verify JWTs; manage keys; a drop-in `jwtgen`.
+#![forbid(unsafe_code)]
+
+mod clock;
+mod decode;
+mod exit;
+mod fetch;
+mod input;
+mod jwtgen;
+mod keys;
+mod sign;
+mod verify;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "signet", version, about = "Make, inspect and check JWTs: a strict JOSE toolkit", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sign claims into a JWT
+    Sign(sign::SignArgs),
+    /// Show a token's header, payload and signature (NOT verified)
+    Decode(decode::DecodeArgs),
+    /// Verify a token's signature and claims; print the claims
+    Verify(verify::VerifyArgs),
+    /// Generate keys, print public keys and thumbprints
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// jwtgen 2.2.0 compatibility: same flags, same output, byte for byte
+    #[command(disable_help_flag = true)]
+    Jwtgen {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
+
+fn invoked_as_jwtgen(argv0: Option<&OsString>) -> bool {
+    argv0
+        .and_then(|a| std::path::Path::new(a).file_stem().map(|s| s == "jwtgen"))
+        .unwrap_or(false)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if invoked_as_jwtgen(argv.first()) {
+        return jwtgen::main(argv.into_iter().skip(1).collect());
+    }
+    // `signet jwtgen ...` goes straight through, so that every jwtgen flag (even --help and -h)
+    // reaches the compatibility layer untouched.
+    if argv.get(1).is_some_and(|a| a == "jwtgen") {
+        return jwtgen::main(argv.into_iter().skip(2).collect());
+    }
+    let cli = Cli::parse_from(argv);
+    let outcome = match &cli.command {
+        Command::Sign(a) => sign::run(a),
+        Command::Decode(a) => decode::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Keys(k) => keys::run(k),
+        Command::Jwtgen { args } => return jwtgen::main(args.clone()),
+    };
+    exit::report(outcome)
+}

@@ -1072,3 +1072,8 @@ impl fmt::Debug for Key {
             .finish()
     }
 }
+
+/// Fills `out` with random bytes from the operating system's generator (via aws-lc-rs).
+pub fn random_bytes(out: &mut [u8]) -> Result<(), Error> {
+    aws_lc_rs::rand::fill(out).map_err(|e| Error::SigningFailed(format!("random generator: {e}")))
+}

@@ -1,0 +1,110 @@
+//! `signet decode`: show a token's header, payload and signature without verifying it.
+
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use crate::exit::{token_error, Outcome};
+use crate::input;
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// The token, or - (default) to read it from standard input
+    pub token: Option<String>,
+    /// Print JSON {header, payload, signature, verified:false}; `signet sign --claims @file`
+    /// accepts it back
+    #[arg(long)]
+    pub json: bool,
+}
+
+const TIME_CLAIMS: [&str; 3] = ["iat", "nbf", "exp"];
+
+/// Human-readable note for a NumericDate claim: `2026-11-24T10:00:00Z (expired 3 h ago)`.
+pub fn describe_time(name: &str, value: &Value, now: i64) -> Option<String> {
+    let secs = value.as_f64()?;
+    let date = jose::time::rfc3339(secs)?;
+    let ago = jose::time::Ago::between(secs, now);
+    let rel = match (name, ago.seconds >= 0.0) {
+        ("exp", true) => format!("expired {ago}"),
+        ("exp", false) => format!("expires {ago}"),
+        ("nbf", false) => format!("not valid until {}", ago.to_string().trim_start_matches("in ")),
+        _ => ago.to_string(),
+    };
+    let rel = if name == "nbf" && ago.seconds < 0.0 {
+        format!("not valid before then ({ago})")
+    } else {
+        rel
+    };
+    Some(format!("{date} ({rel})"))
+}
+
+pub fn run(a: &DecodeArgs) -> Outcome {
+    let token = input::token(a.token.as_deref())?;
+    let compact = jose::jws::decode(&token).map_err(token_error)?;
+    let now = crate::clock::now();
+    let payload_json: Option<Map<String, Value>> = jose::json::parse_object(&compact.payload, jose::Part::Payload).ok();
+    if a.json {
+        let mut out = Map::new();
+        out.insert("header".into(), Value::Object(compact.header.clone()));
+        match &payload_json {
+            Some(p) => out.insert("payload".into(), Value::Object(p.clone())),
+            None => match std::str::from_utf8(&compact.payload) {
+                Ok(text) => out.insert("payload_text".into(), text.into()),
+                Err(_) => out.insert("payload_b64".into(), compact.payload_b64.into()),
+            },
+        };
+        out.insert("signature".into(), compact.signature_b64.into());
+        out.insert("verified".into(), false.into());
+        if let Some(p) = &payload_json {
+            let dates: Map<String, Value> = TIME_CLAIMS
+                .iter()
+                .filter_map(|n| p.get(*n).and_then(|v| describe_time(n, v, now)).map(|d| ((*n).to_owned(), json!(d))))
+                .collect();
+            if !dates.is_empty() {
+                out.insert("dates".into(), Value::Object(dates));
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default());
+        return Ok(());
+    }
+    let mut text = String::from("Header\n");
+    for (k, v) in &compact.header {
+        let note = match (k.as_str(), v) {
+            ("alg", Value::String(a)) if a.eq_ignore_ascii_case("none") => "  <- unsecured: no signature at all",
+            ("jwk" | "jku" | "x5u" | "x5c", _) => "  <- never used as a key by Signet",
+            _ => "",
+        };
+        text.push_str(&format!("  {k}: {}{note}\n", compact_json(v)));
+    }
+    text.push_str("Payload\n");
+    match &payload_json {
+        Some(p) => {
+            for (k, v) in p {
+                let date = if TIME_CLAIMS.contains(&k.as_str()) {
+                    describe_time(k, v, now).map(|d| format!("  = {d}")).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                text.push_str(&format!("  {k}: {}{date}\n", compact_json(v)));
+            }
+        }
+        None => match std::str::from_utf8(&compact.payload) {
+            Ok(t) => text.push_str(&format!("  (not a JSON object; {} bytes of text)\n  {t}\n", compact.payload.len())),
+            Err(_) => text.push_str(&format!(
+                "  (binary, {} bytes; base64url)\n  {}\n",
+                compact.payload.len(),
+                compact.payload_b64
+            )),
+        },
+    }
+    text.push_str(&format!(
+        "Signature\n  {} ({} bytes)\n\nsignature NOT verified: this shows what the token says, not that it is genuine (use `signet verify`)\n",
+        if compact.signature_b64.is_empty() { "(empty)" } else { compact.signature_b64 },
+        compact.signature.len()
+    ));
+    print!("{text}");
+    Ok(())
+}
+
+fn compact_json(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}

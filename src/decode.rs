@@ -26,7 +26,10 @@ pub fn describe_time(name: &str, value: &Value, now: i64) -> Option<String> {
     let rel = match (name, ago.seconds >= 0.0) {
         ("exp", true) => format!("expired {ago}"),
         ("exp", false) => format!("expires {ago}"),
-        ("nbf", false) => format!("not valid until {}", ago.to_string().trim_start_matches("in ")),
+        ("nbf", false) => format!(
+            "not valid until {}",
+            ago.to_string().trim_start_matches("in ")
+        ),
         _ => ago.to_string(),
     };
     let rel = if name == "nbf" && ago.seconds < 0.0 {
@@ -41,7 +44,8 @@ pub fn run(a: &DecodeArgs) -> Outcome {
     let token = input::token(a.token.as_deref())?;
     let compact = jose::jws::decode(&token).map_err(token_error)?;
     let now = crate::clock::now();
-    let payload_json: Option<Map<String, Value>> = jose::json::parse_object(&compact.payload, jose::Part::Payload).ok();
+    let payload_json: Option<Map<String, Value>> =
+        jose::json::parse_object(&compact.payload, jose::Part::Payload).ok();
     if a.json {
         let mut out = Map::new();
         out.insert("header".into(), Value::Object(compact.header.clone()));
@@ -57,19 +61,28 @@ pub fn run(a: &DecodeArgs) -> Outcome {
         if let Some(p) = &payload_json {
             let dates: Map<String, Value> = TIME_CLAIMS
                 .iter()
-                .filter_map(|n| p.get(*n).and_then(|v| describe_time(n, v, now)).map(|d| ((*n).to_owned(), json!(d))))
+                .filter_map(|n| {
+                    p.get(*n)
+                        .and_then(|v| describe_time(n, v, now))
+                        .map(|d| ((*n).to_owned(), json!(d)))
+                })
                 .collect();
             if !dates.is_empty() {
                 out.insert("dates".into(), Value::Object(dates));
             }
         }
-        println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default()
+        );
         return Ok(());
     }
     let mut text = String::from("Header\n");
     for (k, v) in &compact.header {
         let note = match (k.as_str(), v) {
-            ("alg", Value::String(a)) if a.eq_ignore_ascii_case("none") => "  <- unsecured: no signature at all",
+            ("alg", Value::String(a)) if a.eq_ignore_ascii_case("none") => {
+                "  <- unsecured: no signature at all"
+            }
             ("jwk" | "jku" | "x5u" | "x5c", _) => "  <- never used as a key by Signet",
             _ => "",
         };
@@ -80,7 +93,9 @@ pub fn run(a: &DecodeArgs) -> Outcome {
         Some(p) => {
             for (k, v) in p {
                 let date = if TIME_CLAIMS.contains(&k.as_str()) {
-                    describe_time(k, v, now).map(|d| format!("  = {d}")).unwrap_or_default()
+                    describe_time(k, v, now)
+                        .map(|d| format!("  = {d}"))
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 };
@@ -88,7 +103,10 @@ pub fn run(a: &DecodeArgs) -> Outcome {
             }
         }
         None => match std::str::from_utf8(&compact.payload) {
-            Ok(t) => text.push_str(&format!("  (not a JSON object; {} bytes of text)\n  {t}\n", compact.payload.len())),
+            Ok(t) => text.push_str(&format!(
+                "  (not a JSON object; {} bytes of text)\n  {t}\n",
+                compact.payload.len()
+            )),
             Err(_) => text.push_str(&format!(
                 "  (binary, {} bytes; base64url)\n  {}\n",
                 compact.payload.len(),

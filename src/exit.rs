@@ -45,7 +45,10 @@ pub fn report(outcome: Outcome) -> ExitCode {
 
 /// "outer: inner: root" on one line.
 fn chain(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Returns a usage failure (exit 2) with a formatted message.

@@ -19,7 +19,10 @@ fn get(url: &str) -> Result<Vec<u8>> {
         .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("cannot build the HTTP client")?;
-    let resp = client.get(url).send().with_context(|| format!("GET {url}"))?;
+    let resp = client
+        .get(url)
+        .send()
+        .with_context(|| format!("GET {url}"))?;
     let status = resp.status();
     if !status.is_success() {
         bail!("GET {url}: HTTP {status}");
@@ -51,7 +54,10 @@ pub fn discover(issuer: &str) -> Result<KeySet> {
     let url = format!("{base}/.well-known/openid-configuration");
     let doc = jose::json::parse_object(&get(&url)?, jose::Part::Payload)
         .map_err(|e| anyhow!("{url}: not a discovery document: {e}"))?;
-    let found = doc.get("issuer").and_then(|v| v.as_str()).unwrap_or_default();
+    let found = doc
+        .get("issuer")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     if found.trim_end_matches('/') != base {
         bail!("{url}: the discovery document names issuer \"{found}\", not \"{issuer}\"");
     }

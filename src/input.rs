@@ -15,7 +15,9 @@ pub fn read_file(path: &str) -> Result<Vec<u8>> {
 
 fn read_stdin() -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .context("cannot read standard input")?;
     Ok(buf)
 }
 
@@ -34,7 +36,9 @@ pub fn secret(spec: &str, flag: &str) -> Result<Vec<u8>> {
         b
     } else if let Some(name) = spec.strip_prefix("env:") {
         std::env::var_os(name)
-            .ok_or_else(|| anyhow!("{flag} env:{name}: the environment variable {name} is not set"))?
+            .ok_or_else(|| {
+                anyhow!("{flag} env:{name}: the environment variable {name} is not set")
+            })?
             .into_encoded_bytes()
     } else {
         spec.as_bytes().to_vec()
@@ -59,16 +63,26 @@ pub fn warn_short_secret(key: &Key, alg: Algorithm) {
 pub fn key_file(path: &str, kid: Option<&str>) -> Result<Key> {
     let bytes = read_file(path)?;
     let trimmed = bytes.trim_ascii_start();
-    if trimmed.starts_with(b"{") && jose::json::parse_object(trimmed.trim_ascii_end(), jose::Part::Payload)
-        .map(|m| m.contains_key("keys"))
-        .unwrap_or(false)
+    if trimmed.starts_with(b"{")
+        && jose::json::parse_object(trimmed.trim_ascii_end(), jose::Part::Payload)
+            .map(|m| m.contains_key("keys"))
+            .unwrap_or(false)
     {
         let set = key_set(&bytes, path)?;
-        let mut matching = set.keys().iter().filter(|k| kid.is_none() || k.kid() == kid);
+        let mut matching = set
+            .keys()
+            .iter()
+            .filter(|k| kid.is_none() || k.kid() == kid);
         return match (matching.next(), matching.next()) {
             (Some(k), None) => Ok(k.clone()),
-            (None, _) => bail!("{path}: no key{} in the JWK Set", kid.map(|k| format!(" with kid \"{k}\"")).unwrap_or_default()),
-            (Some(_), Some(_)) => bail!("{path}: the JWK Set has several keys; choose one with --kid"),
+            (None, _) => bail!(
+                "{path}: no key{} in the JWK Set",
+                kid.map(|k| format!(" with kid \"{k}\""))
+                    .unwrap_or_default()
+            ),
+            (Some(_), Some(_)) => {
+                bail!("{path}: the JWK Set has several keys; choose one with --kid")
+            }
         };
     }
     Key::parse(&bytes).with_context(|| format!("{path}: not a usable key"))
@@ -76,7 +90,8 @@ pub fn key_file(path: &str, kid: Option<&str>) -> Result<Key> {
 
 /// Parses a JWK Set document, reporting skipped keys on stderr.
 pub fn key_set(bytes: &[u8], source: &str) -> Result<KeySet> {
-    let (set, skipped) = KeySet::from_jwks_json(bytes).with_context(|| format!("{source}: not a usable JWK Set"))?;
+    let (set, skipped) =
+        KeySet::from_jwks_json(bytes).with_context(|| format!("{source}: not a usable JWK Set"))?;
     for s in skipped {
         eprintln!("signet: note: {source}: skipped {s}");
     }
@@ -90,7 +105,9 @@ pub fn key_set(bytes: &[u8], source: &str) -> Result<KeySet> {
 /// whitespace and a `Bearer ` prefix are removed.
 pub fn token(arg: Option<&str>) -> Result<String> {
     let raw = match arg {
-        None | Some("-") => String::from_utf8(read_stdin()?).context("standard input is not UTF-8")?,
+        None | Some("-") => {
+            String::from_utf8(read_stdin()?).context("standard input is not UTF-8")?
+        }
         Some(t) => t.to_owned(),
     };
     let t = raw.trim();
@@ -110,8 +127,12 @@ pub fn json_object(spec: &str, flag: &str) -> Result<Map<String, Value>> {
     } else {
         spec.as_bytes().to_vec()
     };
-    jose::json::parse_object(bytes.trim_ascii(), jose::Part::Payload)
-        .map_err(|e| anyhow!("{flag}: {}", e.to_string().replacen("payload", "the value", 1)))
+    jose::json::parse_object(bytes.trim_ascii(), jose::Part::Payload).map_err(|e| {
+        anyhow!(
+            "{flag}: {}",
+            e.to_string().replacen("payload", "the value", 1)
+        )
+    })
 }
 
 /// `k=v`: split at the first `=`; `v` is JSON if it parses as JSON, otherwise a string.
@@ -122,7 +143,8 @@ pub fn key_value(spec: &str, flag: &str) -> Result<(String, Value)> {
     if k.is_empty() {
         bail!("{flag} {spec:?}: the key is empty");
     }
-    let value = jose::json::parse_value(v, jose::Part::Payload).unwrap_or_else(|_| Value::String(v.to_owned()));
+    let value = jose::json::parse_value(v, jose::Part::Payload)
+        .unwrap_or_else(|_| Value::String(v.to_owned()));
     Ok((k.to_owned(), value))
 }
 
@@ -141,7 +163,8 @@ pub fn duration(spec: &str, flag: &str) -> Result<i64> {
         "d" => 86_400,
         other => bail!("{flag} {spec:?}: unknown unit {other:?} (use s, m, h or d)"),
     };
-    n.checked_mul(mult).ok_or_else(|| anyhow!("{flag} {spec:?}: too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| anyhow!("{flag} {spec:?}: too large"))
 }
 
 pub fn algorithm(name: &str) -> Result<Algorithm> {
@@ -168,9 +191,18 @@ mod tests {
 
     #[test]
     fn key_values_split_once_and_type_values() {
-        assert_eq!(key_value("n=5", "-c").ok(), Some(("n".into(), Value::from(5))));
-        assert_eq!(key_value("u=https://x/?a=b", "-c").ok(), Some(("u".into(), Value::from("https://x/?a=b"))));
-        assert_eq!(key_value("id=007", "-c").ok(), Some(("id".into(), Value::from("007"))));
+        assert_eq!(
+            key_value("n=5", "-c").ok(),
+            Some(("n".into(), Value::from(5)))
+        );
+        assert_eq!(
+            key_value("u=https://x/?a=b", "-c").ok(),
+            Some(("u".into(), Value::from("https://x/?a=b")))
+        );
+        assert_eq!(
+            key_value("id=007", "-c").ok(),
+            Some(("id".into(), Value::from("007")))
+        );
         assert!(key_value("novalue", "-c").is_err());
         assert!(key_value("=v", "-c").is_err());
     }

@@ -44,7 +44,12 @@ fn pretty(m: serde_json::Map<String, Value>) -> String {
 
 pub fn run(cmd: &KeysCommand) -> Outcome {
     match cmd {
-        KeysCommand::Generate { alg, kid, format, bits } => {
+        KeysCommand::Generate {
+            alg,
+            kid,
+            format,
+            bits,
+        } => {
             let alg: Algorithm = input::algorithm(alg)?;
             let key = if alg.family() == jose::Family::Rsa {
                 Key::generate_rsa(alg, *bits)
@@ -55,7 +60,9 @@ pub fn run(cmd: &KeysCommand) -> Outcome {
             let kid = kid.clone().unwrap_or_else(|| key.thumbprint());
             let key = key.with_kid(kid);
             match format {
-                Format::Jwk => println!("{}", pretty(key.private_jwk().map_err(|e| anyhow!("{e}"))?)),
+                Format::Jwk => {
+                    println!("{}", pretty(key.private_jwk().map_err(|e| anyhow!("{e}"))?))
+                }
                 Format::Pem => {
                     if alg.family() == jose::Family::Hmac {
                         usage!("an HMAC secret has no PEM form; use --format jwk");

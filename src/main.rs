@@ -8,6 +8,8 @@ mod fetch;
 mod input;
 mod jwtgen;
 mod keys;
+mod login_hint;
+mod request_object;
 mod sign;
 mod verify;
 
@@ -34,6 +36,10 @@ enum Command {
     /// Generate keys, print public keys and thumbprints
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Make a PingOne login_hint_token (HS256/384/512 with the client secret)
+    LoginHint(login_hint::LoginHintArgs),
+    /// Make a PingOne request object (request=), e.g. for transaction approval
+    RequestObject(request_object::RequestObjectArgs),
     /// jwtgen 2.2.0 compatibility: same flags, same output, byte for byte
     #[command(disable_help_flag = true)]
     Jwtgen {
@@ -64,6 +70,8 @@ fn main() -> ExitCode {
         Command::Decode(a) => decode::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Keys(k) => keys::run(k),
+        Command::LoginHint(a) => login_hint::run(a),
+        Command::RequestObject(a) => request_object::run(a),
         Command::Jwtgen { args } => return jwtgen::main(args.clone()),
     };
     exit::report(outcome)

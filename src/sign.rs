@@ -57,13 +57,18 @@ pub struct SignArgs {
 
 /// Builds the claims set. Precedence: -c over flags over --claims; a claim keeps the position
 /// where it first appears; iat (now) comes first unless given or --no-iat.
-pub fn build_claims(a: &SignArgs, now: i64) -> anyhow::Result<(Map<String, Value>, Map<String, Value>)> {
+pub fn build_claims(
+    a: &SignArgs,
+    now: i64,
+) -> anyhow::Result<(Map<String, Value>, Map<String, Value>)> {
     let mut claims = Map::new();
     let mut header = Map::new();
     if let Some(spec) = &a.claims {
         let mut obj = input::json_object(spec, "--claims")?;
         // `signet decode --json` output: take its payload, and its header's extra members.
-        if let (Some(Value::Object(payload)), Some(Value::Object(h))) = (obj.get("payload"), obj.get("header")) {
+        if let (Some(Value::Object(payload)), Some(Value::Object(h))) =
+            (obj.get("payload"), obj.get("header"))
+        {
             for (k, v) in h {
                 if !matches!(k.as_str(), "alg" | "typ" | "kid") {
                     header.insert(k.clone(), v.clone());
@@ -120,7 +125,10 @@ pub fn build_claims(a: &SignArgs, now: i64) -> anyhow::Result<(Map<String, Value
 pub fn run(a: &SignArgs) -> Outcome {
     let now = crate::clock::now();
     let (claims, mut header) = build_claims(a, now)?;
-    if a.alg.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("none")) {
+    if a.alg
+        .as_deref()
+        .is_some_and(|n| n.eq_ignore_ascii_case("none"))
+    {
         if !a.allow_insecure_none {
             usage!("--alg none makes an UNSECURED token that anyone can forge; add --allow-insecure-none if you really mean it");
         }
@@ -131,7 +139,9 @@ pub fn run(a: &SignArgs) -> Outcome {
         return Ok(());
     }
     let key = match (&a.secret, &a.key) {
-        (Some(s), None) => Key::hmac(input::secret(s, "--secret")?).map_err(|e| anyhow!("--secret: {e}"))?,
+        (Some(s), None) => {
+            Key::hmac(input::secret(s, "--secret")?).map_err(|e| anyhow!("--secret: {e}"))?
+        }
         (None, Some(path)) => input::key_file(path, a.kid.as_deref())?,
         _ => usage!("give exactly one of --secret or --key"),
     };
@@ -140,7 +150,10 @@ pub fn run(a: &SignArgs) -> Outcome {
         None => key.default_algorithm(),
     };
     if !key.can_sign() {
-        usage!("{}: this is a public key; signing needs the private key", a.key.as_deref().unwrap_or("--key"));
+        usage!(
+            "{}: this is a public key; signing needs the private key",
+            a.key.as_deref().unwrap_or("--key")
+        );
     }
     input::warn_short_secret(&key, alg);
     // Default header: typ JWT, then kid (flag, or the key's own), then --header members.

@@ -53,7 +53,9 @@ pub struct VerifyArgs {
 
 fn keys(a: &VerifyArgs) -> anyhow::Result<KeySet> {
     Ok(match (&a.secret, &a.key, &a.jwks, &a.issuer) {
-        (Some(s), None, None, None) => KeySet::from(Key::hmac(input::secret(s, "--secret")?).map_err(|e| anyhow!("--secret: {e}"))?),
+        (Some(s), None, None, None) => KeySet::from(
+            Key::hmac(input::secret(s, "--secret")?).map_err(|e| anyhow!("--secret: {e}"))?,
+        ),
         (None, Some(path), None, None) => {
             let bytes = input::read_file(path)?;
             let is_set = jose::json::parse_object(bytes.trim_ascii(), jose::Part::Payload)
@@ -76,7 +78,11 @@ pub fn run(a: &VerifyArgs) -> Outcome {
     let keys = keys(a)?;
     let mut verifier = Verifier::new(keys.clone());
     if !a.alg.is_empty() {
-        let algs = a.alg.iter().map(|n| input::algorithm(n)).collect::<anyhow::Result<Vec<Algorithm>>>()?;
+        let algs = a
+            .alg
+            .iter()
+            .map(|n| input::algorithm(n))
+            .collect::<anyhow::Result<Vec<Algorithm>>>()?;
         verifier = verifier.allow_algorithms(&algs);
     }
     if a.raw {
@@ -102,13 +108,16 @@ pub fn run(a: &VerifyArgs) -> Outcome {
         required: a.require.clone(),
         ..Validation::default()
     };
-    let jwt = verifier.verify_jwt(&token, &validation).map_err(token_error)?;
+    let jwt = verifier
+        .verify_jwt(&token, &validation)
+        .map_err(token_error)?;
     if let Some(k) = keys.keys().first() {
         if keys.keys().len() == 1 {
             input::warn_short_secret(k, jwt.alg);
         }
     }
-    let out = serde_json::to_string_pretty(&serde_json::Value::Object(jwt.claims)).unwrap_or_default();
+    let out =
+        serde_json::to_string_pretty(&serde_json::Value::Object(jwt.claims)).unwrap_or_default();
     println!("{out}");
     Ok(())
 }

@@ -1,5 +1,10 @@
 //! End-to-end tests of `signet sign | decode | verify | keys` through the real binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -13,8 +18,8 @@ use serde_json::{json, Value};
 const NOW: &str = "1764000000";
 const SECRET: &str = "PingSecret-2b7e151628aed2a6abf7158809cf4f3c";
 const ALGS: [&str; 14] = [
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "ES256K",
-    "EdDSA",
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "ES512", "ES256K", "EdDSA",
 ];
 
 struct Run {
@@ -25,7 +30,11 @@ struct Run {
 
 fn signet_in(dir: Option<&Path>, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_signet"));
-    cmd.args(args).env("SIGNET_NOW", NOW).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .env("SIGNET_NOW", NOW)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(d) = dir {
         cmd.current_dir(d);
     }
@@ -34,11 +43,20 @@ fn signet_in(dir: Option<&Path>, args: &[&str], stdin: Option<&str>, env: &[(&st
     }
     let mut child = cmd.spawn().expect("spawn signet");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     } else {
         drop(child.stdin.take());
     }
-    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -93,30 +111,65 @@ fn every_algorithm_round_trips_with_jwk_and_pem_keys() {
     for alg in ALGS {
         let jwk = ok(&["keys", "generate", "--alg", alg]);
         let jwk_path = dir.write(&format!("{alg}.jwk"), &jwk);
-        let token = ok(&["sign", "--alg", alg, "--key", &jwk_path, "--iss", "me", "--aud", "you", "-c", "n=5", "--expires-in", "15m"]);
+        let token = ok(&[
+            "sign",
+            "--alg",
+            alg,
+            "--key",
+            &jwk_path,
+            "--iss",
+            "me",
+            "--aud",
+            "you",
+            "-c",
+            "n=5",
+            "--expires-in",
+            "15m",
+        ]);
         let token = token.trim();
         let claims = claims_of(token);
-        assert_eq!(claims, json!({"iat": 1764000000, "exp": 1764000900, "iss": "me", "aud": "you", "n": 5}), "{alg}");
+        assert_eq!(
+            claims,
+            json!({"iat": 1764000000, "exp": 1764000900, "iss": "me", "aud": "you", "n": 5}),
+            "{alg}"
+        );
         // The kid is the RFC 7638 thumbprint, and it is in the header.
         let thumb = ok(&["keys", "thumbprint", &jwk_path]);
-        let header: Value = serde_json::from_str::<Value>(&ok(&["decode", "--json", token])).unwrap()["header"].clone();
+        let header: Value = serde_json::from_str::<Value>(&ok(&["decode", "--json", token]))
+            .unwrap()["header"]
+            .clone();
         assert_eq!(header["kid"], json!(thumb.trim()), "{alg}");
         assert_eq!(header["alg"], json!(alg));
         // Verify with the private key, the public JWK and (asymmetric) the public PEM.
-        let verified: Value = serde_json::from_str(&ok(&["verify", token, "--key", &jwk_path, "--aud", "you"])).unwrap();
+        let verified: Value =
+            serde_json::from_str(&ok(&["verify", token, "--key", &jwk_path, "--aud", "you"]))
+                .unwrap();
         assert_eq!(verified, claims);
         if !alg.starts_with("HS") {
-            let public = dir.write(&format!("{alg}.pub.jwk"), ok(&["keys", "public", &jwk_path]));
-            let pem = dir.write(&format!("{alg}.pub.pem"), ok(&["keys", "public", &jwk_path, "--format", "pem"]));
+            let public = dir.write(
+                &format!("{alg}.pub.jwk"),
+                ok(&["keys", "public", &jwk_path]),
+            );
+            let pem = dir.write(
+                &format!("{alg}.pub.pem"),
+                ok(&["keys", "public", &jwk_path, "--format", "pem"]),
+            );
             ok(&["verify", token, "--key", &public]);
             ok(&["verify", token, "--key", &pem]);
             // The public key cannot sign.
             assert_eq!(signet(&["sign", "--alg", alg, "--key", &public]).code, 2);
             // PEM private keys work too, and sign → verify across formats.
-            let pem_priv = dir.write(&format!("{alg}.pem"), ok(&["keys", "generate", "--alg", alg, "--format", "pem"]));
+            let pem_priv = dir.write(
+                &format!("{alg}.pem"),
+                ok(&["keys", "generate", "--alg", alg, "--format", "pem"]),
+            );
             let t2 = ok(&["sign", "--alg", alg, "--key", &pem_priv]);
             ok(&["verify", t2.trim(), "--key", &pem_priv]);
-            assert_eq!(signet(&["verify", t2.trim(), "--key", &pem]).code, 1, "{alg}: another key must not verify");
+            assert_eq!(
+                signet(&["verify", t2.trim(), "--key", &pem]).code,
+                1,
+                "{alg}: another key must not verify"
+            );
         }
         // A tampered payload fails with exit 1.
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
@@ -129,22 +182,55 @@ fn every_algorithm_round_trips_with_jwk_and_pem_keys() {
 #[test]
 fn decode_json_feeds_back_into_sign() {
     let dir = TempDir::new();
-    let token = ok(&["sign", "-s", SECRET, "--claims", r#"{"z":1,"a":{"b":[1,2]},"m":"x"}"#, "--header", "x-custom=hello", "--kid", "k1"]);
+    let token = ok(&[
+        "sign",
+        "-s",
+        SECRET,
+        "--claims",
+        r#"{"z":1,"a":{"b":[1,2]},"m":"x"}"#,
+        "--header",
+        "x-custom=hello",
+        "--kid",
+        "k1",
+    ]);
     let decoded = ok(&["decode", "--json", token.trim()]);
     let file = dir.write("decoded.json", &decoded);
     let again = ok(&["sign", "-s", SECRET, "--claims", &format!("@{file}")]);
-    assert_eq!(again, token, "same claims, same header, same clock: same token");
+    assert_eq!(
+        again, token,
+        "same claims, same header, same clock: same token"
+    );
     // Also through stdin.
-    let r = signet_in(None, &["sign", "-s", SECRET, "--claims", "-"], Some(&decoded), &[]);
+    let r = signet_in(
+        None,
+        &["sign", "-s", SECRET, "--claims", "-"],
+        Some(&decoded),
+        &[],
+    );
     assert_eq!(r.stdout, token);
 }
 
 #[test]
 fn claim_order_and_precedence() {
-    let token = ok(&["sign", "-s", SECRET, "--claims", r#"{"z":1,"iss":"file"}"#, "--iss", "flag", "-c", "z=2", "-c", "u=https://x/?a=b"]);
+    let token = ok(&[
+        "sign",
+        "-s",
+        SECRET,
+        "--claims",
+        r#"{"z":1,"iss":"file"}"#,
+        "--iss",
+        "flag",
+        "-c",
+        "z=2",
+        "-c",
+        "u=https://x/?a=b",
+    ]);
     let payload = token.split('.').nth(1).unwrap();
     let text = String::from_utf8(base64_url_decode(payload)).unwrap();
-    assert_eq!(text, r#"{"iat":1764000000,"z":2,"iss":"flag","u":"https://x/?a=b"}"#);
+    assert_eq!(
+        text,
+        r#"{"iat":1764000000,"z":2,"iss":"flag","u":"https://x/?a=b"}"#
+    );
 }
 
 fn base64_url_decode(s: &str) -> Vec<u8> {
@@ -166,12 +252,31 @@ fn base64_url_decode(s: &str) -> Vec<u8> {
 
 #[test]
 fn decode_shows_everything_and_says_not_verified() {
-    let token = ok(&["sign", "-s", SECRET, "--header", "x5u=https://evil.example/k", "--header", "weird={\"a\":1}", "--expires-in", "1h"]);
+    let token = ok(&[
+        "sign",
+        "-s",
+        SECRET,
+        "--header",
+        "x5u=https://evil.example/k",
+        "--header",
+        "weird={\"a\":1}",
+        "--expires-in",
+        "1h",
+    ]);
     let out = ok(&["decode", token.trim()]);
-    assert!(out.contains("x5u: \"https://evil.example/k\"  <- never used as a key by Signet"), "{out}");
+    assert!(
+        out.contains("x5u: \"https://evil.example/k\"  <- never used as a key by Signet"),
+        "{out}"
+    );
     assert!(out.contains("weird: {\"a\":1}"), "{out}");
-    assert!(out.contains("exp: 1764003600  = 2025-11-24T17:00:00Z (expires in 1 h)"), "{out}");
-    assert!(out.contains("iat: 1764000000  = 2025-11-24T16:00:00Z"), "{out}");
+    assert!(
+        out.contains("exp: 1764003600  = 2025-11-24T17:00:00Z (expires in 1 h)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("iat: 1764000000  = 2025-11-24T16:00:00Z"),
+        "{out}"
+    );
     assert!(out.contains("signature NOT verified"), "{out}");
     // From stdin, with a Bearer prefix and a newline.
     let r = signet_in(None, &["decode"], Some(&format!("Bearer {token}\n")), &[]);
@@ -189,23 +294,61 @@ fn verify_errors_name_what_is_wrong() {
     let later = [("SIGNET_NOW", "1764010920")]; // 3 h after exp
     let r = signet_in(None, &["verify", token.trim(), "-s", SECRET], None, &later);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("exp is in the past (expired 3 h ago)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("exp is in the past (expired 3 h ago)"),
+        "{}",
+        r.stderr
+    );
     let r = signet(&["verify", token.trim(), "-s", SECRET, "--aud", "b"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("aud is \"a\", expected \"b\""), "{}", r.stderr);
-    let r = signet(&["verify", token.trim(), "-s", SECRET, "--leeway", "0", "--require", "jti"]);
-    assert!(r.stderr.contains("required claim jti is missing"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("aud is \"a\", expected \"b\""),
+        "{}",
+        r.stderr
+    );
+    let r = signet(&[
+        "verify",
+        token.trim(),
+        "-s",
+        SECRET,
+        "--leeway",
+        "0",
+        "--require",
+        "jti",
+    ]);
+    assert!(
+        r.stderr.contains("required claim jti is missing"),
+        "{}",
+        r.stderr
+    );
     // crit naming an extension nobody understands.
-    let crit = ok(&["sign", "-s", SECRET, "--header", r#"crit=["x"]"#, "--header", "x=1"]);
+    let crit = ok(&[
+        "sign",
+        "-s",
+        SECRET,
+        "--header",
+        r#"crit=["x"]"#,
+        "--header",
+        "x=1",
+    ]);
     let r = signet(&["verify", crit.trim(), "-s", SECRET]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("header member crit lists \"x\", which is not understood"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("header member crit lists \"x\", which is not understood"),
+        "{}",
+        r.stderr
+    );
     // An RSA key never verifies HS256.
     let dir = TempDir::new();
     let rsa = dir.write("rsa.jwk", ok(&["keys", "generate", "--alg", "RS256"]));
     let r = signet(&["verify", token.trim(), "--key", &rsa]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("cannot be used with alg HS256"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot be used with alg HS256"),
+        "{}",
+        r.stderr
+    );
     // --alg restricts.
     let r = signet(&["verify", token.trim(), "-s", SECRET, "--alg", "HS512"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -215,19 +358,39 @@ fn verify_errors_name_what_is_wrong() {
 fn usage_errors_exit_2() {
     let r = signet(&["verify", "a.b.c", "--key", "/nonexistent/key.pem"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot read \"/nonexistent/key.pem\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read \"/nonexistent/key.pem\""),
+        "{}",
+        r.stderr
+    );
     assert_eq!(signet(&["sign", "-s", SECRET, "-c", "novalue"]).code, 2);
-    assert_eq!(signet(&["sign", "-s", SECRET, "--expires-in", "1y"]).code, 2);
+    assert_eq!(
+        signet(&["sign", "-s", SECRET, "--expires-in", "1y"]).code,
+        2
+    );
     assert_eq!(signet(&["sign", "-s", SECRET, "--alg", "XS256"]).code, 2);
     assert_eq!(signet(&["sign", "-s", SECRET, "--claims", "[1]"]).code, 2);
-    assert_eq!(signet(&["sign", "-s", SECRET, "--claims", r#"{"a":1,"a":2}"#]).code, 2);
+    assert_eq!(
+        signet(&["sign", "-s", SECRET, "--claims", r#"{"a":1,"a":2}"#]).code,
+        2
+    );
     assert_eq!(signet(&["sign", "--no-such-flag"]).code, 2);
-    assert_eq!(signet(&["verify", "a.b.c", "-s", "env:SIGNET_TEST_UNSET_VARIABLE"]).code, 2);
+    assert_eq!(
+        signet(&["verify", "a.b.c", "-s", "env:SIGNET_TEST_UNSET_VARIABLE"]).code,
+        2
+    );
     // none needs the loud opt-in, and then nothing verifies it.
     let r = signet(&["sign", "--alg", "none"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--allow-insecure-none"));
-    let none = ok(&["sign", "--alg", "none", "--allow-insecure-none", "--sub", "x"]);
+    let none = ok(&[
+        "sign",
+        "--alg",
+        "none",
+        "--allow-insecure-none",
+        "--sub",
+        "x",
+    ]);
     assert!(none.trim().ends_with('.'));
     let r = signet(&["verify", none.trim(), "-s", SECRET]);
     assert_eq!(r.code, 1);
@@ -239,9 +402,18 @@ fn secrets_from_file_and_env_and_short_secret_warning() {
     let dir = TempDir::new();
     let file = dir.write("secret.txt", format!("{SECRET}\n"));
     let a = ok(&["sign", "-s", &format!("@{file}")]);
-    let r = signet_in(None, &["sign", "-s", "env:SIGNET_TEST_SECRET"], None, &[("SIGNET_TEST_SECRET", SECRET)]);
+    let r = signet_in(
+        None,
+        &["sign", "-s", "env:SIGNET_TEST_SECRET"],
+        None,
+        &[("SIGNET_TEST_SECRET", SECRET)],
+    );
     assert_eq!(r.stdout, a);
-    assert_eq!(ok(&["sign", "-s", SECRET]), a, "@file drops the trailing newline");
+    assert_eq!(
+        ok(&["sign", "-s", SECRET]),
+        a,
+        "@file drops the trailing newline"
+    );
     let r = signet(&["sign", "-s", "short"]);
     assert_eq!(r.code, 0);
     assert!(r.stderr.contains("RFC 7518 §3.2"), "{}", r.stderr);
@@ -251,9 +423,14 @@ fn secrets_from_file_and_env_and_short_secret_warning() {
 #[test]
 fn raw_mode_verifies_non_json_payloads() {
     // RFC 8037 A.4: an Ed25519 JWS whose payload is plain text.
-    let vectors: Value =
-        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/rfc8037.json")).unwrap())
-            .unwrap();
+    let vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/rfc8037.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     let dir = TempDir::new();
     let jwk = dir.write("ed.jwk", vectors["A.2"]["jwk"].to_string());
     let token = vectors["A.4"]["jws"].as_str().unwrap();
@@ -297,7 +474,9 @@ fn serve(routes: Vec<(String, String)>, requests: usize) -> String {
             let (status, body) = routes
                 .iter()
                 .find(|(p, _)| *p == path)
-                .map_or(("404 Not Found", String::new()), |(_, b)| ("200 OK", b.clone()));
+                .map_or(("404 Not Found", String::new()), |(_, b)| {
+                    ("200 OK", b.clone())
+                });
             let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
         }
     });
@@ -307,8 +486,14 @@ fn serve(routes: Vec<(String, String)>, requests: usize) -> String {
 #[test]
 fn jwks_url_and_oidc_discovery() {
     let dir = TempDir::new();
-    let jwk_path = dir.write("k.jwk", ok(&["keys", "generate", "--alg", "ES256", "--kid", "k1"]));
-    let other_path = dir.write("o.jwk", ok(&["keys", "generate", "--alg", "EdDSA", "--kid", "k2"]));
+    let jwk_path = dir.write(
+        "k.jwk",
+        ok(&["keys", "generate", "--alg", "ES256", "--kid", "k1"]),
+    );
+    let other_path = dir.write(
+        "o.jwk",
+        ok(&["keys", "generate", "--alg", "EdDSA", "--kid", "k2"]),
+    );
     let pub1: Value = serde_json::from_str(&ok(&["keys", "public", &jwk_path])).unwrap();
     let pub2: Value = serde_json::from_str(&ok(&["keys", "public", &other_path])).unwrap();
     let jwks = json!({"keys": [pub2, pub1]}).to_string();
@@ -324,24 +509,45 @@ fn jwks_url_and_oidc_discovery() {
     drop(listener);
     let token = ok(&["sign", "--key", &jwk_path, "--iss", &issuer]);
     let wrong_iss = ok(&["sign", "--key", &jwk_path, "--iss", "https://elsewhere"]);
-    let port: u16 = issuer.split(':').nth(2).unwrap().split('/').next().unwrap().parse().unwrap();
-    let doc = json!({"issuer": issuer, "jwks_uri": format!("http://127.0.0.1:{port}/env-1/as/jwks")}).to_string();
+    let port: u16 = issuer
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let doc =
+        json!({"issuer": issuer, "jwks_uri": format!("http://127.0.0.1:{port}/env-1/as/jwks")})
+            .to_string();
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     drop(listener);
-    let routes = vec![("/env-1/as/.well-known/openid-configuration".to_owned(), doc), ("/env-1/as/jwks".to_owned(), jwks)];
+    let routes = vec![
+        ("/env-1/as/.well-known/openid-configuration".to_owned(), doc),
+        ("/env-1/as/jwks".to_owned(), jwks),
+    ];
     let served = serve_on(port, routes, 4);
     let r = signet(&["verify", token.trim(), "--issuer", &issuer]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = signet(&["verify", wrong_iss.trim(), "--issuer", &issuer]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("iss is \"https://elsewhere\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("iss is \"https://elsewhere\""),
+        "{}",
+        r.stderr
+    );
     drop(served);
     // Unreachable URL: an input error, exit 2.
     let r = signet(&["verify", token.trim(), "--jwks", "http://127.0.0.1:9/jwks"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
-fn serve_on(port: u16, routes: Vec<(String, String)>, requests: usize) -> std::thread::JoinHandle<()> {
+fn serve_on(
+    port: u16,
+    routes: Vec<(String, String)>,
+    requests: usize,
+) -> std::thread::JoinHandle<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(requests) {
@@ -350,8 +556,16 @@ fn serve_on(port: u16, routes: Vec<(String, String)>, requests: usize) -> std::t
             let n = s.read(&mut buf).unwrap_or(0);
             let req = String::from_utf8_lossy(&buf[..n]);
             let path = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let body = routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone()).unwrap_or_default();
-            let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let body = routes
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, b)| b.clone())
+                .unwrap_or_default();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     })
 }

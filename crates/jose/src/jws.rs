@@ -5,6 +5,9 @@
 //! signature. Header members that carry keys (`jwk`, `jku`, `x5u`, `x5c`) are never used: trust
 //! comes only from the keys the caller supplies.
 
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -58,6 +61,27 @@ fn split(token: &str, max_len: usize) -> Result<(&str, &str, &str), Error> {
 
 fn decode_segment(text: &str, part: Part) -> Result<Vec<u8>, Error> {
     b64::decode(text).map_err(|reason| Error::Base64 { part, reason })
+}
+
+/// Stack room for a decoded signature: every HMAC, ECDSA and EdDSA one (RSA's go to the heap).
+const SIGNATURE_BUF: usize = 136;
+
+/// [`decode_segment`] into `stack` when it fits, else into `heap`; the same errors.
+pub(crate) fn decode_segment_into<'b>(
+    text: &str,
+    part: Part,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], Error> {
+    match b64::decode_to_slice(text.as_bytes(), stack)
+        .map_err(|reason| Error::Base64 { part, reason })?
+    {
+        Some(n) => Ok(stack.get(..n).unwrap_or_default()),
+        None => {
+            *heap = decode_segment(text, part)?;
+            Ok(heap)
+        }
+    }
 }
 
 /// Parses a compact JWS strictly, without verifying it: for inspection (`signet decode`).
@@ -151,6 +175,14 @@ pub fn check_crit(header: &Map<String, Value>, understood: &[String]) -> Result<
     Ok(())
 }
 
+/// A JWS whose signature verified, its payload still encoded.
+pub(crate) struct VerifiedParts<'t, 'v> {
+    pub(crate) header: Map<String, Value>,
+    pub(crate) payload_b64: &'t str,
+    pub(crate) alg: Algorithm,
+    pub(crate) key: &'v Key,
+}
+
 /// A JWS whose signature verified.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -162,12 +194,103 @@ pub struct Verified {
 }
 
 /// Verifies compact JWS with the caller's keys. Build once, use for many tokens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Verifier {
     keys: KeySet,
     allowed: Vec<Algorithm>,
     understood_crit: Vec<String>,
     max_len: usize,
+    headers: HeaderCache,
+    claims_shape: json::ShapeCache,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys)
+            .field("allowed", &self.allowed)
+            .field("understood_crit", &self.understood_crit)
+            .field("max_len", &self.max_len)
+            .finish()
+    }
+}
+
+/// A header segment that parsed strictly, with what the verify path reads from it. Everything
+/// here is a function of the segment's bytes alone, not of the verifier's settings, so an entry
+/// stays valid whatever the verifier allows; the settings are checked again on every use.
+#[derive(Debug)]
+struct ParsedHeader {
+    segment: Box<str>,
+    header: Map<String, Value>,
+    alg: Algorithm,
+    kid: Option<String>,
+    has_crit: bool,
+}
+
+/// Header segments longer than this are never cached.
+const MAX_CACHED_HEADER: usize = 1024;
+/// Number of header segments remembered (a few, for key rotation across `kid`s).
+const HEADER_CACHE_SLOTS: usize = 4;
+
+/// The last few header segments of tokens whose signatures verified, so that the common case (one
+/// issuer, one header) skips base64 and JSON for the header. Never blocks: when another thread
+/// holds the lock, the token is parsed as if the cache were empty.
+#[derive(Default)]
+struct HeaderCache(Mutex<HeaderSlots>);
+
+#[derive(Default)]
+struct HeaderSlots {
+    slots: [Option<Arc<ParsedHeader>>; HEADER_CACHE_SLOTS],
+    next: usize,
+}
+
+impl HeaderCache {
+    fn get(&self, segment: &str) -> Option<Arc<ParsedHeader>> {
+        let slots = self.0.try_lock().ok()?;
+        slots
+            .slots
+            .iter()
+            .flatten()
+            .find(|p| &*p.segment == segment)
+            .cloned()
+    }
+
+    fn put(&self, parsed: ParsedHeader) {
+        if parsed.segment.len() > MAX_CACHED_HEADER {
+            return;
+        }
+        let Ok(mut slots) = self.0.try_lock() else {
+            return;
+        };
+        let at = slots.next % HEADER_CACHE_SLOTS;
+        slots.next = (at + 1) % HEADER_CACHE_SLOTS;
+        if let Some(slot) = slots.slots.get_mut(at) {
+            *slot = Some(Arc::new(parsed));
+        }
+    }
+}
+
+impl Clone for HeaderCache {
+    /// A clone starts with an empty cache.
+    fn clone(&self) -> HeaderCache {
+        HeaderCache::default()
+    }
+}
+
+/// A header for the verify path: from the cache, or parsed now (and then worth caching).
+enum HeaderRef {
+    Cached(Arc<ParsedHeader>),
+    Fresh(ParsedHeader),
+}
+
+impl std::ops::Deref for HeaderRef {
+    type Target = ParsedHeader;
+    fn deref(&self) -> &ParsedHeader {
+        match self {
+            HeaderRef::Cached(p) => p,
+            HeaderRef::Fresh(p) => p,
+        }
+    }
 }
 
 impl Verifier {
@@ -182,6 +305,8 @@ impl Verifier {
             allowed,
             understood_crit: Vec::new(),
             max_len: DEFAULT_MAX_TOKEN_LEN,
+            headers: HeaderCache::default(),
+            claims_shape: json::ShapeCache::default(),
         }
     }
 
@@ -210,30 +335,89 @@ impl Verifier {
         &self.keys
     }
 
+    /// The shape of the last claims set parsed (see [`json::ShapeCache`]).
+    pub(crate) fn claims_shape(&self) -> &json::ShapeCache {
+        &self.claims_shape
+    }
+
     /// Verifies a JWS with an opaque payload (raw mode: no JWT claim checks).
     pub fn verify(&self, token: &str) -> Result<Verified, Error> {
+        let parts = self.verify_parts(token)?;
+        let payload = decode_segment(parts.payload_b64, Part::Payload)?;
+        Ok(Verified {
+            header: parts.header,
+            payload,
+            alg: parts.alg,
+            key_kid: parts.key.kid().map(str::to_owned),
+        })
+    }
+
+    /// Everything [`Verifier::verify`] does but decoding the payload, which is left to the
+    /// caller (the JWT path decodes it without allocating). Errors come in the same order.
+    pub(crate) fn verify_parts<'t>(&self, token: &'t str) -> Result<VerifiedParts<'t, '_>, Error> {
         let (h, p, s) = split(token, self.max_len)?;
         if h.is_empty() {
             return Err(Error::EmptySegment { part: Part::Header });
         }
-        let header = json::parse_object(&decode_segment(h, Part::Header)?, Part::Header)?;
-        let alg = header_algorithm(&header)?;
-        if !self.allowed.contains(&alg) {
-            return Err(self.not_allowed(alg));
-        }
-        check_crit(&header, &self.understood_crit)?;
-        let kid = header_string(&header, "kid")?;
-        let signature = decode_segment(s, Part::Signature)?;
+        // The checks run in the same order whether or not the header was cached: parse, alg,
+        // allowed, crit, kid. A cached entry passed parse, alg and kid already, and those depend
+        // on the segment alone; allowed and crit depend on the settings and run every time.
+        let parsed = match self.headers.get(h) {
+            Some(cached) => {
+                if !self.allowed.contains(&cached.alg) {
+                    return Err(self.not_allowed(cached.alg));
+                }
+                if cached.has_crit {
+                    check_crit(&cached.header, &self.understood_crit)?;
+                }
+                HeaderRef::Cached(cached)
+            }
+            None => {
+                let header = json::parse_object(&decode_segment(h, Part::Header)?, Part::Header)?;
+                let alg = header_algorithm(&header)?;
+                if !self.allowed.contains(&alg) {
+                    return Err(self.not_allowed(alg));
+                }
+                check_crit(&header, &self.understood_crit)?;
+                let kid = header_string(&header, "kid")?.map(str::to_owned);
+                HeaderRef::Fresh(ParsedHeader {
+                    segment: h.into(),
+                    has_crit: header.contains_key("crit"),
+                    header,
+                    alg,
+                    kid,
+                })
+            }
+        };
+        let alg = parsed.alg;
+        let mut stack = [0u8; SIGNATURE_BUF];
+        let mut heap = Vec::new();
+        let signature = decode_segment_into(s, Part::Signature, &mut stack, &mut heap)?;
         let signing_input = token
             .get(..h.len() + 1 + p.len())
             .ok_or(Error::SegmentCount { found: 0 })?;
-        let key = self.verify_signature(alg, kid, signing_input.as_bytes(), &signature)?;
-        let payload = decode_segment(p, Part::Payload)?;
-        Ok(Verified {
-            header,
-            payload,
+        let key = self.verify_signature(
             alg,
-            key_kid: key.kid().map(str::to_owned),
+            parsed.kid.as_deref(),
+            signing_input.as_bytes(),
+            signature,
+        )?;
+        let header = match parsed {
+            HeaderRef::Cached(cached) => cached.header.clone(),
+            HeaderRef::Fresh(mut fresh) => {
+                // Only headers of tokens whose signature verified enter the cache, sized to fit
+                // so that copies of them are small.
+                fresh.header = std::mem::take(&mut fresh.header).into_iter().collect();
+                let header = fresh.header.clone();
+                self.headers.put(fresh);
+                header
+            }
+        };
+        Ok(VerifiedParts {
+            header,
+            payload_b64: p,
+            alg,
+            key,
         })
     }
 
@@ -264,20 +448,14 @@ impl Verifier {
         input: &[u8],
         sig: &[u8],
     ) -> Result<&Key, Error> {
-        let by_kid: Vec<&Key> = self
-            .keys
-            .keys()
-            .iter()
-            .filter(|k| match (kid, k.kid()) {
-                (Some(want), Some(have)) => want == have,
-                _ => true,
-            })
-            .collect();
-        if by_kid.is_empty() {
-            return Err(Error::UnknownKid(kid.unwrap_or_default().to_owned()));
-        }
+        let by_kid = self.keys.keys().iter().filter(|k| match (kid, k.kid()) {
+            (Some(want), Some(have)) => want == have,
+            _ => true,
+        });
+        let mut tried = false;
         let mut last = None;
         for key in by_kid {
+            tried = true;
             match key.verify(alg, input, sig) {
                 Ok(()) => return Ok(key),
                 Err(e) => {
@@ -290,6 +468,9 @@ impl Verifier {
                     }
                 }
             }
+        }
+        if !tried {
+            return Err(Error::UnknownKid(kid.unwrap_or_default().to_owned()));
         }
         Err(last.unwrap_or(Error::NoKeyForAlgorithm(alg.name().into())))
     }
@@ -364,26 +545,44 @@ impl Signer {
 
     /// Signs an opaque payload.
     pub fn sign_bytes(&self, payload: &[u8]) -> Result<String, Error> {
-        let mut out = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 100);
-        out.push_str(&self.header_b64);
-        out.push('.');
-        b64::encode_into(payload, &mut out);
-        let input_len = out.len();
-        out.push('.');
-        let (input, _) = out.split_at(input_len);
-        let mut sig = String::new();
-        self.key
-            .sign_into_b64(self.alg, input.as_bytes(), &mut sig)?;
-        out.push_str(&sig);
-        Ok(out)
+        let mut out = self.start_output(b64::encoded_len(payload.len()));
+        b64::encode_append(payload, &mut out);
+        self.finish_output(out)
     }
 
     /// Serializes `claims` as compact JSON (field order kept) and signs it.
     pub fn sign_claims<T: Serialize + ?Sized>(&self, claims: &T) -> Result<String, Error> {
-        let payload = serde_json::to_vec(claims).map_err(|e| Error::NotClaims(e.to_string()))?;
-        self.sign_bytes(&payload)
+        // The JSON is written straight into the output after the header, then base64url-encoded
+        // where it stands: no separate payload buffer.
+        let mut out = self.start_output(TYPICAL_CLAIMS * 7 / 3);
+        let from = out.len();
+        serde_json::to_writer(&mut out, claims).map_err(|e| Error::NotClaims(e.to_string()))?;
+        b64::encode_tail_in_place(&mut out, from);
+        self.finish_output(out)
+    }
+
+    /// A buffer holding `BASE64URL(header) '.'`, with room for `payload_room` more bytes and the
+    /// signature.
+    fn start_output(&self, payload_room: usize) -> Vec<u8> {
+        let sig_len = b64::encoded_len(self.key.signature_len(self.alg));
+        let mut out = Vec::with_capacity(self.header_b64.len() + 2 + payload_room + sig_len);
+        out.extend_from_slice(self.header_b64.as_bytes());
+        out.push(b'.');
+        out
+    }
+
+    /// Signs the signing input in `out` and appends `'.' BASE64URL(signature)`.
+    fn finish_output(&self, mut out: Vec<u8>) -> Result<String, Error> {
+        let sig = self.key.sign_raw(self.alg, &out)?;
+        out.push(b'.');
+        b64::encode_append(sig, &mut out);
+        // Only base64url and '.' were written.
+        String::from_utf8(out).map_err(|_| Error::SigningFailed("compact JWS is not ASCII".into()))
     }
 }
+
+/// Bytes of JSON a claims set usually takes, for sizing the signer's output.
+const TYPICAL_CLAIMS: usize = 256;
 
 /// Signs exactly the given header and payload bytes, without checking the header. This is the
 /// low-level primitive for byte-exact reproduction (RFC vectors, jwtgen compatibility, where a

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Part};
-use crate::jws::{Verified, Verifier};
+use crate::jws::{decode_segment_into, VerifiedParts, Verifier};
 use crate::time::{self, Ago};
 
 /// Default clock-skew allowance for `exp` and `nbf`, in seconds.
@@ -56,28 +56,13 @@ pub struct Jwt {
 
 /// Reads a NumericDate claim: absent, or a JSON number (finite by construction).
 pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Error> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| date_type(name)),
-        Some(_) => Err(date_type(name)),
-    }
+    numeric_date_of(claims.get(name), name)
 }
 
 fn date_type(name: &str) -> Error {
     Error::ClaimType {
         claim: name.into(),
         expected: "a NumericDate (a JSON number of seconds since 1970)",
-    }
-}
-
-fn string_claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Result<Option<&'c str>, Error> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::ClaimType {
-            claim: name.into(),
-            expected: "a string",
-        }),
     }
 }
 
@@ -116,6 +101,96 @@ fn quoted_list(items: &[String]) -> String {
     }
 }
 
+/// The registered claims of a claims set, found in one pass over its members (member names are
+/// unique: the strict parser refuses duplicates).
+#[derive(Default)]
+struct Registered<'c> {
+    exp: Option<&'c Value>,
+    nbf: Option<&'c Value>,
+    iat: Option<&'c Value>,
+    iss: Option<&'c Value>,
+    sub: Option<&'c Value>,
+    jti: Option<&'c Value>,
+    aud: Option<&'c Value>,
+}
+
+impl<'c> Registered<'c> {
+    fn of(claims: &'c Map<String, Value>) -> Registered<'c> {
+        let mut r = Registered::default();
+        for (name, value) in claims {
+            let slot = match name.as_str() {
+                "exp" => &mut r.exp,
+                "nbf" => &mut r.nbf,
+                "iat" => &mut r.iat,
+                "iss" => &mut r.iss,
+                "sub" => &mut r.sub,
+                "jti" => &mut r.jti,
+                "aud" => &mut r.aud,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        r
+    }
+}
+
+/// [`numeric_date`] on a member already looked up.
+fn numeric_date_of(value: Option<&Value>, name: &str) -> Result<Option<f64>, Error> {
+    match value {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| date_type(name)),
+        Some(_) => Err(date_type(name)),
+    }
+}
+
+/// A string claim (absent, or a JSON string), on a member already looked up.
+fn string_of<'c>(value: Option<&'c Value>, name: &str) -> Result<Option<&'c str>, Error> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::ClaimType {
+            claim: name.into(),
+            expected: "a string",
+        }),
+    }
+}
+
+/// `aud`, type-checked as [`audiences`] does, without collecting it.
+enum Aud<'c> {
+    One(&'c str),
+    /// Every item is a string (checked).
+    Many(&'c [Value]),
+}
+
+impl<'c> Aud<'c> {
+    fn of(value: Option<&'c Value>) -> Result<Option<Aud<'c>>, Error> {
+        let wrong = || Error::ClaimType {
+            claim: "aud".into(),
+            expected: "a string or an array of strings",
+        };
+        match value {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(Aud::One(s))),
+            Some(Value::Array(items)) => {
+                if items.iter().all(Value::is_string) {
+                    Ok(Some(Aud::Many(items)))
+                } else {
+                    Err(wrong())
+                }
+            }
+            Some(_) => Err(wrong()),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'c str> + '_ {
+        let (one, many): (Option<&'c str>, &'c [Value]) = match self {
+            Aud::One(s) => (Some(*s), &[]),
+            Aud::Many(items) => (None, items),
+        };
+        one.into_iter().chain(many.iter().filter_map(Value::as_str))
+    }
+}
+
 /// Checks a claims set (and the header's `typ`) against `v`.
 pub fn validate(
     header: &Map<String, Value>,
@@ -123,13 +198,14 @@ pub fn validate(
     v: &Validation,
 ) -> Result<(), Error> {
     // Types of every registered claim, whether or not it is checked.
-    let exp = numeric_date(claims, "exp")?;
-    let nbf = numeric_date(claims, "nbf")?;
-    numeric_date(claims, "iat")?;
-    let iss = string_claim(claims, "iss")?;
-    let sub = string_claim(claims, "sub")?;
-    string_claim(claims, "jti")?;
-    let aud = audiences(claims)?;
+    let reg = Registered::of(claims);
+    let exp = numeric_date_of(reg.exp, "exp")?;
+    let nbf = numeric_date_of(reg.nbf, "nbf")?;
+    numeric_date_of(reg.iat, "iat")?;
+    let iss = string_of(reg.iss, "iss")?;
+    let sub = string_of(reg.sub, "sub")?;
+    string_of(reg.jti, "jti")?;
+    let aud = Aud::of(reg.aud)?;
 
     for name in &v.required {
         if !claims.contains_key(name) {
@@ -172,6 +248,7 @@ pub fn validate(
     if !v.audiences.is_empty() {
         let aud = aud.ok_or_else(|| Error::MissingClaim("aud".into()))?;
         if !aud.iter().any(|a| v.audiences.iter().any(|want| want == a)) {
+            let aud: Vec<&str> = aud.iter().collect();
             let found = match aud.as_slice() {
                 [one] => format!("\"{one}\""),
                 many => format!(
@@ -225,18 +302,23 @@ pub fn validate(
 impl Verifier {
     /// Verifies a JWT: the signature, then the claims against `v`.
     pub fn verify_jwt(&self, token: &str, v: &Validation) -> Result<Jwt, Error> {
-        let Verified {
+        let VerifiedParts {
             header,
-            payload,
+            payload_b64,
             alg,
             ..
-        } = self.verify(token)?;
-        let claims = crate::json::parse_object(&payload, Part::Payload).map_err(|e| match e {
-            Error::NotAnObject { .. } | Error::Json { .. } | Error::NotUtf8 { .. } => {
-                Error::NotClaims(format!("{e}; use raw mode for a non-JSON payload"))
-            }
-            other => other,
-        })?;
+        } = self.verify_parts(token)?;
+        // A typical claims set decodes on the stack; a large one on the heap.
+        let mut stack = [0u8; 1024];
+        let mut heap = Vec::new();
+        let payload = decode_segment_into(payload_b64, Part::Payload, &mut stack, &mut heap)?;
+        let claims = crate::json::parse_object_shaped(payload, Part::Payload, self.claims_shape())
+            .map_err(|e| match e {
+                Error::NotAnObject { .. } | Error::Json { .. } | Error::NotUtf8 { .. } => {
+                    Error::NotClaims(format!("{e}; use raw mode for a non-JSON payload"))
+                }
+                other => other,
+            })?;
         validate(&header, &claims, v)?;
         Ok(Jwt {
             header,

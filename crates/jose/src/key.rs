@@ -30,6 +30,9 @@ pub struct Key {
     strict_hmac_len: bool,
 }
 
+// Always behind an `Arc` (one allocation per key), so variant sizes cost nothing per handle;
+// boxing a variant would only add a pointer chase on the signing and verifying paths.
+#[allow(clippy::large_enum_variant)]
 enum Material {
     Hmac(HmacKey),
     Rsa(RsaKey),
@@ -327,49 +330,49 @@ impl Key {
 
     /// Signs `message` with `alg`.
     pub fn sign(&self, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, Error> {
+        Ok(self.sign_raw(alg, message)?.as_ref().to_vec())
+    }
+
+    /// Signs `message` with `alg`, keeping HMAC tags and EC/Ed25519 signatures on the stack: the
+    /// allocation-free core of [`Key::sign`] and of the signer's hot path.
+    pub(crate) fn sign_raw(&self, alg: Algorithm, message: &[u8]) -> Result<SignatureBytes, Error> {
         self.check_algorithm(alg)?;
         let failed = |e: aws_lc_rs::error::Unspecified| Error::SigningFailed(e.to_string());
         match &*self.material {
-            Material::Hmac(k) => Ok(hmac::sign(k.key(alg)?, message).as_ref().to_vec()),
+            Material::Hmac(k) => Ok(SignatureBytes::stack(
+                hmac::sign(k.key(alg)?, message).as_ref(),
+            )),
             Material::Rsa(k) => {
                 let pair = k.private.as_ref().ok_or(Error::PublicKeyCannotSign)?;
                 let (_, _, encoding) = rsa_slot(alg).ok_or(Error::InvalidSignature)?;
                 let mut out = vec![0u8; pair.public_modulus_len()];
                 pair.sign(encoding, &SystemRandom::new(), message, &mut out)
                     .map_err(failed)?;
-                Ok(out)
+                Ok(SignatureBytes::Heap(out))
             }
             Material::Ec(k) => {
                 let pair = k.private.as_ref().ok_or(Error::PublicKeyCannotSign)?;
-                Ok(pair
-                    .sign(&SystemRandom::new(), message)
-                    .map_err(failed)?
-                    .as_ref()
-                    .to_vec())
+                Ok(SignatureBytes::stack(
+                    pair.sign(&SystemRandom::new(), message)
+                        .map_err(failed)?
+                        .as_ref(),
+                ))
             }
             Material::Ed25519(k) => {
                 let pair = k.private.as_ref().ok_or(Error::PublicKeyCannotSign)?;
-                Ok(pair.sign(message).as_ref().to_vec())
+                Ok(SignatureBytes::stack(pair.sign(message).as_ref()))
             }
         }
     }
 
-    /// Appends the HMAC of `message` to `out` as base64url; the allocation-free path for HS*.
-    pub(crate) fn sign_into_b64(
-        &self,
-        alg: Algorithm,
-        message: &[u8],
-        out: &mut String,
-    ) -> Result<(), Error> {
-        if let Material::Hmac(k) = &*self.material {
-            self.check_algorithm(alg)?;
-            let tag = hmac::sign(k.key(alg)?, message);
-            b64::encode_into(tag.as_ref(), out);
-            return Ok(());
+    /// Length in bytes of a signature this key makes with `alg` (an upper bound for sizing
+    /// buffers; 0 when unknown).
+    pub(crate) fn signature_len(&self, alg: Algorithm) -> usize {
+        match (&*self.material, alg.fixed_signature_len()) {
+            (_, Some(len)) => len,
+            (Material::Rsa(k), None) => k.n.len(),
+            _ => 0,
         }
-        let sig = self.sign(alg, message)?;
-        b64::encode_into(&sig, out);
-        Ok(())
     }
 
     /// Verifies `signature` over `message` with `alg`.
@@ -583,7 +586,7 @@ impl Key {
         let der = block.contents();
         match block.tag() {
             "PRIVATE KEY" => Key::from_pkcs8(der),
-            "RSA PRIVATE KEY" => Key::rsa_private(RsaKeyPair::from_der(der).map_err(|e| rejected("PKCS#1 RSA private key", e))?),
+            "RSA PRIVATE KEY" => Key::rsa_private_der(der, false),
             "EC PRIVATE KEY" => Key::from_sec1(der),
             "PUBLIC KEY" => Key::from_spki(der),
             "RSA PUBLIC KEY" => {
@@ -608,9 +611,7 @@ impl Key {
             return Key::from_spki(der);
         }
         if der::rsa_private_components(der).is_ok() {
-            return Key::rsa_private(
-                RsaKeyPair::from_der(der).map_err(|e| rejected("PKCS#1 RSA private key", e))?,
-            );
+            return Key::rsa_private_der(der, false);
         }
         if let Ok((n, e)) = der::rsa_public_components(der) {
             return Key::rsa_public(n, e);
@@ -625,12 +626,32 @@ impl Key {
         })
     }
 
+    /// An RSA private key from PKCS#8 or PKCS#1 DER. The size rule is checked first, so a
+    /// small key gets [`Error::RsaKeyTooSmall`] rather than aws-lc-rs's generic rejection.
+    fn rsa_private_der(der: &[u8], pkcs8: bool) -> Result<Key, Error> {
+        let pkcs1 = if pkcs8 {
+            der::pkcs8(der).map(|(_, inner)| inner)
+        } else {
+            Ok(der)
+        };
+        if let Ok([n, ..]) = pkcs1.and_then(der::rsa_private_components) {
+            let bits = bit_len(n);
+            if bits < 2048 {
+                return Err(Error::RsaKeyTooSmall { bits });
+            }
+        }
+        let (pair, what) = if pkcs8 {
+            (RsaKeyPair::from_pkcs8(der), "PKCS#8 RSA key")
+        } else {
+            (RsaKeyPair::from_der(der), "PKCS#1 RSA private key")
+        };
+        Key::rsa_private(pair.map_err(|e| rejected(what, e))?)
+    }
+
     fn from_pkcs8(der: &[u8]) -> Result<Key, Error> {
         let (alg, _) = der::pkcs8(der).map_err(|e| rejected("PKCS#8", e))?;
         if alg.oid == der::OID_RSA || alg.oid == der::OID_RSA_PSS {
-            return Key::rsa_private(
-                RsaKeyPair::from_pkcs8(der).map_err(|e| rejected("PKCS#8 RSA key", e))?,
-            );
+            return Key::rsa_private_der(der, true);
         }
         if alg.oid == der::OID_ED25519 {
             return Key::ed_private(
@@ -1027,6 +1048,46 @@ fn curve_from_oid(oid: Option<&[u8]>) -> Result<Curve, Error> {
         _ => Err(Error::Key(
             "EC key is not on a supported curve (P-256, P-384, P-521, secp256k1)".into(),
         )),
+    }
+}
+
+/// Largest signature kept on the stack: ES512's 2 × 66 bytes (HMAC tags and Ed25519 are
+/// smaller).
+const STACK_SIGNATURE: usize = 132;
+
+/// A signature as [`Key::sign_raw`] makes it: small ones (HMAC, ECDSA, EdDSA) in a small array,
+/// RSA on the heap. (aws-lc-rs's own `Signature` type is kilobytes large; copying it costs more
+/// than the copy of its bytes made here.)
+pub(crate) enum SignatureBytes {
+    Stack {
+        buf: [u8; STACK_SIGNATURE],
+        len: usize,
+    },
+    Heap(Vec<u8>),
+}
+
+impl SignatureBytes {
+    fn stack(bytes: &[u8]) -> SignatureBytes {
+        let mut buf = [0u8; STACK_SIGNATURE];
+        match buf.get_mut(..bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                SignatureBytes::Stack {
+                    buf,
+                    len: bytes.len(),
+                }
+            }
+            None => SignatureBytes::Heap(bytes.to_vec()),
+        }
+    }
+}
+
+impl AsRef<[u8]> for SignatureBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            SignatureBytes::Stack { buf, len } => buf.get(..*len).unwrap_or_default(),
+            SignatureBytes::Heap(v) => v,
+        }
     }
 }
 

@@ -2,6 +2,13 @@
 //! `../shared/testdata/wycheproof/` at the project root: every case of
 //! `json_web_signature_test.json` and `json_web_key_test.json` through the library.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use std::path::PathBuf;
 
 use jose::{Key, KeySet, Verifier};

@@ -14,15 +14,17 @@
 //!   peers (or the peer lacks the algorithm altogether) and is still accepted
 //!   by `signet verify`.
 
+mod common;
+
+use common::TempDir;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/interop");
-/// The fixtures' iat; exp is 4102444800 (2100-01-01).
-const NOW: &str = "1764000000";
+/// The fixtures' iat is common::NOW; exp is 4102444800 (2100-01-01).
+use common::NOW;
 const AUD: &str = "signet-tests";
 const ISS: &str = "https://idp.example";
 
@@ -30,38 +32,6 @@ const ALL_ALGS: [&str; 14] = [
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
     "ES384", "ES512", "ES256K", "EdDSA",
 ];
-
-/// A unique scratch directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "signet-interop-{tag}-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn load(name: &str) -> Value {
     let path = Path::new(FIXTURES).join(name);
@@ -114,7 +84,7 @@ fn key_args(dir: &TempDir, source: &str, e: &Value) -> Vec<String> {
         vec!["--secret".into(), s(e, "secret").into()]
     } else {
         let p = dir.write(&format!("{source}-{alg}.pub.pem"), s(e, "public_pem"));
-        vec!["--key".into(), p.display().to_string()]
+        vec!["--key".into(), p]
     }
 }
 
@@ -226,7 +196,7 @@ fn check_doc(doc: &Value, name: &str) -> Vec<String> {
 fn verify_peer_fixture(name: &str, source: &str) {
     let doc = load(name);
     check_doc(&doc, name);
-    let dir = TempDir::new(source);
+    let dir = TempDir::new();
     let mut failures = Vec::new();
     for e in entries(&doc) {
         let alg = s(e, "alg");
@@ -265,7 +235,7 @@ fn node_jose_tokens_verify_and_tampered_ones_do_not() {
 #[test]
 fn node_jose_tokens_verify_with_public_jwk() {
     let doc = load("node-jose.json");
-    let dir = TempDir::new("node-jose-jwk");
+    let dir = TempDir::new();
     let mut failures = Vec::new();
     let mut n = 0;
     for e in entries(&doc) {
@@ -279,8 +249,8 @@ fn node_jose_tokens_verify_with_public_jwk() {
             jwk.get("d").is_none(),
             "node-jose {alg}: public_jwk must not be private"
         );
-        let p = dir.write(&format!("{alg}.pub.jwk"), &jwk.to_string());
-        let key = vec!["--key".to_string(), p.display().to_string()];
+        let p = dir.write(&format!("{alg}.pub.jwk"), jwk.to_string());
+        let key = vec!["--key".to_string(), p];
         let what = format!("node-jose {alg} (JWK)");
         check_verifies(&what, s(e, "token"), alg, &key, &mut failures);
         check_rejects_tampered(&what, s(e, "token"), alg, &key, &mut failures);
@@ -299,7 +269,7 @@ fn signet_tokens_were_accepted_by_peers_and_still_verify() {
     check_doc(&doc, "signet-verified-by-peers.json");
     let node_skipped = check_doc(&load("node-jose.json"), "node-jose.json");
     assert_eq!(entries(&doc).len(), ALL_ALGS.len());
-    let dir = TempDir::new("signet");
+    let dir = TempDir::new();
     let mut failures = Vec::new();
     for e in entries(&doc) {
         let alg = s(e, "alg");

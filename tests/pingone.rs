@@ -7,14 +7,15 @@
     clippy::panic
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
+use common::{ok, signet, TempDir};
 
 use jose::{Algorithm, Key};
 use pingone::{Application, Error, Expected, MatchedBy, Region, User};
 use serde_json::{json, Map, Value};
 
+/// `common::NOW` as a number.
 const NOW: i64 = 1_764_000_000;
 
 // The placeholders of PingOne's documented examples (seeds 002/004 and 000/001).
@@ -23,56 +24,6 @@ const CLIENT_ID: &str = "YOUR_CLIENT_ID";
 const CLIENT_SECRET: &str = "YOUR_CLIENT_SECRET";
 const USER: &str = "YOUR_USER_ID_OR_USERNAME";
 const APP_ID: &str = "YOUR_APP_ID";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn signet(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_signet"))
-        .args(args)
-        .env("SIGNET_NOW", NOW.to_string())
-        .output()
-        .expect("spawn signet");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn ok(args: &[&str]) -> String {
-    let r = signet(args);
-    assert_eq!(r.code, 0, "signet {args:?} failed: {}", r.stderr);
-    r.stdout
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "signet-pingone-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).unwrap();
-        p.to_string_lossy().into_owned()
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Header and payload JSON exactly as the token carries them (key order kept).
 fn decode(token: &str) -> (String, String) {

@@ -26,16 +26,8 @@ pub fn describe_time(name: &str, value: &Value, now: i64) -> Option<String> {
     let rel = match (name, ago.seconds >= 0.0) {
         ("exp", true) => format!("expired {ago}"),
         ("exp", false) => format!("expires {ago}"),
-        ("nbf", false) => format!(
-            "not valid until {}",
-            ago.to_string().trim_start_matches("in ")
-        ),
+        ("nbf", false) => format!("not valid yet: valid {ago}"),
         _ => ago.to_string(),
-    };
-    let rel = if name == "nbf" && ago.seconds < 0.0 {
-        format!("not valid before then ({ago})")
-    } else {
-        rel
     };
     Some(format!("{date} ({rel})"))
 }
@@ -125,4 +117,31 @@ pub fn run(a: &DecodeArgs) -> Outcome {
 
 fn compact_json(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_say_how_far_and_which_way() {
+        let at = |name, v: i64| describe_time(name, &Value::from(v), 10_000);
+        assert_eq!(
+            at("exp", 10_000 - 3 * 3600).as_deref(),
+            Some("1969-12-31T23:46:40Z (expired 3 h ago)")
+        );
+        assert!(at("exp", 10_000 - 3 * 3600)
+            .unwrap_or_default()
+            .ends_with("(expired 3 h ago)"));
+        assert!(at("exp", 10_000 + 120)
+            .unwrap_or_default()
+            .ends_with("(expires in 2 min)"));
+        assert!(at("nbf", 10_000 + 120)
+            .unwrap_or_default()
+            .ends_with("(not valid yet: valid in 2 min)"));
+        assert!(at("iat", 10_000 - 45)
+            .unwrap_or_default()
+            .ends_with("(45 s ago)"));
+        assert_eq!(describe_time("exp", &Value::from("soon"), 0), None);
+    }
 }

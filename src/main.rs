@@ -1,10 +1,12 @@
 //! `signet`: sign, decode and verify JWTs; manage keys; a drop-in `jwtgen`.
 #![forbid(unsafe_code)]
 
+mod authz;
 mod clock;
 mod decode;
 mod exit;
 mod fetch;
+mod gateway;
 mod input;
 mod jwtgen;
 mod keys;
@@ -40,6 +42,10 @@ enum Command {
     LoginHint(login_hint::LoginHintArgs),
     /// Make a PingOne request object (request=), e.g. for transaction approval
     RequestObject(request_object::RequestObjectArgs),
+    /// Run a local PingOne-style authorization server (authorize, flows, token, JWKS)
+    Authz(authz::AuthzArgs),
+    /// Run the PingAccess-style identity-mapping gateway (for now: --check a configuration)
+    Gateway(gateway::GatewayArgs),
     /// jwtgen 2.2.0 compatibility: same flags, same output, byte for byte
     #[command(disable_help_flag = true)]
     Jwtgen {
@@ -72,6 +78,8 @@ fn main() -> ExitCode {
         Command::Keys(k) => keys::run(k),
         Command::LoginHint(a) => login_hint::run(a),
         Command::RequestObject(a) => request_object::run(a),
+        Command::Authz(a) => authz::run(a),
+        Command::Gateway(a) => gateway::run(a),
         Command::Jwtgen { args } => return jwtgen::main(args.clone()),
     };
     exit::report(outcome)

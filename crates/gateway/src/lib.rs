@@ -1,0 +1,69 @@
+//! PingAccess-style gateway: JWT identity mapping and auth token management.
+//!
+//! The domain logic is plain functions over data, shared by every request thread of the proxy:
+//! - [`config`]: the TOML configuration and `check`, which reports every problem at once;
+//! - [`identity_mapping`]: session attributes → backend JWT claims (inclusion/exclusion lists,
+//!   dot notation);
+//! - [`token`]: registered claims, the client-certificate chain claim, signing;
+//! - [`keyset`]: the signing keys in a file shared by replicas, rolled by the clock, and the JWKS;
+//! - [`cache`]: signed JWTs reused per mapping, attributes and signing key.
+//!
+//! The semantics are documented in this crate's `README.md`.
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod config;
+// The file keeps the short name; the module is named for what it does (`identity_mapping::apply`).
+#[path = "mapping.rs"]
+pub mod identity_mapping;
+pub mod keyset;
+pub mod token;
+
+pub use cache::{CacheKey, ClaimsDigest, JwtCache};
+pub use config::{Config, LoadError, Problem};
+pub use identity_mapping::Mapping;
+pub use keyset::{Jwks, Keyset, KeysetError, SigningKey};
+pub use token::{IssuedJwt, TokenError, TokenProfile};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod test_support {
+    use std::path::PathBuf;
+
+    use serde_json::{Map, Value};
+
+    /// The object inside a `json!({...})`.
+    pub(crate) fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    pub(crate) struct TempDir(pub(crate) PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(tag: &str) -> TempDir {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "gateway-{tag}-{}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+
+        pub(crate) fn write(&self, name: &str, text: &str) {
+            std::fs::write(self.0.join(name), text).unwrap();
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,0 +1,770 @@
+//! The emulator's configuration (TOML): environments with their applications, users (with
+//! devices) and notification templates, plus server limits. Parsing validates everything and
+//! names the offending entry in its message.
+//!
+//! ```toml
+//! listen = "127.0.0.1:9031"
+//! base_url = "http://127.0.0.1:9031"      # issuer = {base_url}/{envId}/as
+//! [[environment]]
+//! id = "env-1"
+//! region = "na"
+//! [[environment.application]]
+//! client_id = "app-1"
+//! client_secret = "..."
+//! redirect_uris = ["https://app.example/cb"]
+//! [[environment.user]]
+//! id = "user-1"
+//! username = "charlie"
+//! password = "..."
+//! devices = [{ id = "dev-1", type = "SMS", phone = "+15550100" }]
+//! [[environment.template]]
+//! name = "transaction"
+//! delivery = "SMS"
+//! body = "Approve this transfer of ${sum} ${currency} to ${recipient}, by entering this OTP: ${OTP}"
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use jose::{KeyKind, KeySet};
+use serde::Deserialize;
+
+use crate::app::Application;
+use crate::region::{check_environment_id, Region};
+
+use super::template;
+
+/// Defaults PingOne documents or that keep memory bounded.
+pub const DEFAULT_MAX_FLOWS: usize = 100_000;
+pub const DEFAULT_MAX_CODES: usize = 100_000;
+pub const DEFAULT_OUTBOX_CAPACITY: usize = 1000;
+/// "Flows expire after 15 minutes of inactivity."
+pub const DEFAULT_FLOW_IDLE_TIMEOUT_SECONDS: u64 = 900;
+pub const DEFAULT_CODE_LIFETIME_SECONDS: u64 = 60;
+pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 3600;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("not valid TOML for this configuration: {0}")]
+    Syntax(String),
+    #[error("{at}: {problem}")]
+    Invalid { at: String, problem: String },
+}
+
+fn invalid(at: impl fmt::Display, problem: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        at: at.to_string(),
+        problem: problem.to_string(),
+    }
+}
+
+/// How a device delivers a passcode or a confirmation; also a template's `delivery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceType {
+    Sms,
+    Email,
+    Push,
+}
+
+impl DeviceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceType::Sms => "SMS",
+            DeviceType::Email => "EMAIL",
+            DeviceType::Push => "PUSH",
+        }
+    }
+
+    /// `SMS`, `EMAIL` or `PUSH`, case-insensitively.
+    pub fn parse(s: &str) -> Option<DeviceType> {
+        [DeviceType::Sms, DeviceType::Email, DeviceType::Push]
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for DeviceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Server limits and lifetimes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Live flows kept; when full, the least recently used flow is evicted.
+    pub max_flows: usize,
+    /// Unredeemed authorization codes kept; when full, the oldest is evicted.
+    pub max_codes: usize,
+    /// Notifications kept per environment (a ring buffer).
+    pub outbox_capacity: usize,
+    pub flow_idle_timeout_ms: i64,
+    pub code_lifetime_ms: i64,
+    pub token_lifetime_seconds: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_flows: DEFAULT_MAX_FLOWS,
+            max_codes: DEFAULT_MAX_CODES,
+            outbox_capacity: DEFAULT_OUTBOX_CAPACITY,
+            flow_idle_timeout_ms: 1000 * DEFAULT_FLOW_IDLE_TIMEOUT_SECONDS as i64,
+            code_lifetime_ms: 1000 * DEFAULT_CODE_LIFETIME_SECONDS as i64,
+            token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECONDS as i64,
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Option<SocketAddr>,
+    /// Without a trailing slash; derived from the bound address when absent.
+    pub base_url: Option<String>,
+    pub limits: Limits,
+    pub environments: Vec<Environment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub id: String,
+    pub region: Region,
+    pub applications: Vec<Client>,
+    pub users: Vec<UserRecord>,
+    pub templates: Vec<TemplateRecord>,
+}
+
+impl Environment {
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.applications
+            .iter()
+            .find(|c| c.app.client_id == client_id)
+    }
+
+    pub fn user(&self, id: &str) -> Option<&UserRecord> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// A `sub` or login: a user id first, then a username.
+    pub fn find_user(&self, sub: &str) -> Option<&UserRecord> {
+        self.user(sub)
+            .or_else(|| self.users.iter().find(|u| u.username == sub))
+    }
+}
+
+/// The environment's users, for the pingone validators (a user is known by its id).
+impl crate::app::UserLookup for Environment {
+    type User = String;
+    fn by_id(&self, id: &str) -> Option<String> {
+        self.user(id).map(|u| u.id.clone())
+    }
+    fn by_username(&self, username: &str) -> Option<String> {
+        self.users
+            .iter()
+            .find(|u| u.username == username)
+            .map(|u| u.id.clone())
+    }
+}
+
+/// An application: its validator settings plus what the authorize and token endpoints need.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub app: Application,
+    /// Shown as `_embedded.application.name`.
+    pub name: String,
+    pub client_secret: String,
+    pub redirect_uris: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub email: Option<String>,
+    /// For `usernamePassword.check`; a user without one can only be named by a token.
+    pub password: Option<String>,
+    pub devices: Vec<Device>,
+}
+
+impl UserRecord {
+    pub fn device(&self, id: &str) -> Option<&Device> {
+        self.devices.iter().find(|d| d.id == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub kind: DeviceType,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Device {
+    /// Where a notification goes: the phone number, the email address, or (push) the device.
+    pub fn address(&self) -> String {
+        match self.kind {
+            DeviceType::Sms => self.phone.clone().unwrap_or_default(),
+            DeviceType::Email => self.email.clone().unwrap_or_default(),
+            DeviceType::Push => self.id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRecord {
+    pub name: String,
+    pub variant: Option<String>,
+    pub delivery: DeviceType,
+    pub body: String,
+}
+
+// --- the TOML shape ---
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    base_url: Option<String>,
+    max_flows: Option<usize>,
+    max_codes: Option<usize>,
+    outbox_capacity: Option<usize>,
+    flow_idle_timeout_seconds: Option<u64>,
+    code_lifetime_seconds: Option<u64>,
+    token_lifetime_seconds: Option<u64>,
+    #[serde(default, rename = "environment")]
+    environments: Vec<RawEnvironment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    id: String,
+    region: Option<String>,
+    #[serde(default, rename = "application")]
+    applications: Vec<RawApplication>,
+    #[serde(default, rename = "user")]
+    users: Vec<RawUser>,
+    #[serde(default, rename = "template")]
+    templates: Vec<RawTemplate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApplication {
+    client_id: String,
+    name: Option<String>,
+    client_secret: String,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    support_unsigned_request_object: bool,
+    #[serde(default)]
+    require_signed_request_object: bool,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    jwks: Option<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    id: String,
+    username: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    devices: Vec<RawDevice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    phone: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTemplate {
+    name: String,
+    variant: Option<String>,
+    delivery: String,
+    body: String,
+}
+
+impl Config {
+    /// Parses and validates a configuration; `base_dir` resolves relative `jwks` paths.
+    pub fn from_toml(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string().trim().into()))?;
+        let listen = raw
+            .listen
+            .as_deref()
+            .map(|l| {
+                l.trim().parse::<SocketAddr>().map_err(|_| {
+                    invalid(
+                        "listen",
+                        format!("\"{l}\" is not an address and port such as 127.0.0.1:9031"),
+                    )
+                })
+            })
+            .transpose()?;
+        let base_url = raw.base_url.as_deref().map(base_url).transpose()?;
+        let limits = limits(&raw)?;
+        if raw.environments.is_empty() {
+            return Err(invalid(
+                "environment",
+                "no [[environment]] is configured; add at least one",
+            ));
+        }
+        let mut ids = HashSet::new();
+        let mut environments = Vec::new();
+        for (i, e) in raw.environments.into_iter().enumerate() {
+            let env = environment(i, e, base_dir)?;
+            if !ids.insert(env.id.clone()) {
+                return Err(invalid(
+                    format!("environment \"{}\"", env.id),
+                    "the id is used by another environment",
+                ));
+            }
+            environments.push(env);
+        }
+        Ok(Config {
+            listen,
+            base_url,
+            limits,
+            environments,
+        })
+    }
+}
+
+fn base_url(url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(trimmed.into()),
+        _ => Err(invalid(
+            "base_url",
+            format!("\"{url}\" is not an http(s) URL without query or fragment, e.g. http://127.0.0.1:9031"),
+        )),
+    }
+}
+
+fn limits(raw: &RawConfig) -> Result<Limits, ConfigError> {
+    fn positive<T: Copy + PartialEq + Default + fmt::Display>(
+        name: &str,
+        v: Option<T>,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match v {
+            Some(v) if v == T::default() => Err(invalid(name, "must be at least 1")),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        }
+    }
+    // Seconds beyond this would overflow milliseconds; no one needs a flow for 100 years.
+    const MAX_SECONDS: u64 = 100 * 365 * 86_400;
+    let seconds = |name: &str, v: Option<u64>, default: u64| -> Result<i64, ConfigError> {
+        let s = positive(name, v, default)?;
+        if s > MAX_SECONDS {
+            return Err(invalid(name, format!("{s} is too large")));
+        }
+        Ok(s as i64)
+    };
+    Ok(Limits {
+        max_flows: positive("max_flows", raw.max_flows, DEFAULT_MAX_FLOWS)?,
+        max_codes: positive("max_codes", raw.max_codes, DEFAULT_MAX_CODES)?,
+        outbox_capacity: positive(
+            "outbox_capacity",
+            raw.outbox_capacity,
+            DEFAULT_OUTBOX_CAPACITY,
+        )?,
+        flow_idle_timeout_ms: 1000
+            * seconds(
+                "flow_idle_timeout_seconds",
+                raw.flow_idle_timeout_seconds,
+                DEFAULT_FLOW_IDLE_TIMEOUT_SECONDS,
+            )?,
+        code_lifetime_ms: 1000
+            * seconds(
+                "code_lifetime_seconds",
+                raw.code_lifetime_seconds,
+                DEFAULT_CODE_LIFETIME_SECONDS,
+            )?,
+        token_lifetime_seconds: seconds(
+            "token_lifetime_seconds",
+            raw.token_lifetime_seconds,
+            DEFAULT_TOKEN_LIFETIME_SECONDS,
+        )?,
+    })
+}
+
+fn non_empty(at: &str, field: &str, value: &str) -> Result<String, ConfigError> {
+    if value.trim().is_empty() {
+        Err(invalid(at, format!("{field} is empty")))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environment, ConfigError> {
+    let at = format!("environment[{i}]");
+    check_environment_id(&e.id).map_err(|err| invalid(&at, format!("id: {err}")))?;
+    let at = format!("environment \"{}\"", e.id);
+    let region = match &e.region {
+        None => Region::Na,
+        Some(r) => Region::from_code(r).map_err(|err| invalid(&at, format!("region: {err}")))?,
+    };
+    let mut applications: Vec<Client> = Vec::new();
+    for a in e.applications {
+        let c = application(&at, a, base_dir)?;
+        if applications
+            .iter()
+            .any(|o| o.app.client_id == c.app.client_id)
+        {
+            return Err(invalid(
+                format!("{at} application \"{}\"", c.app.client_id),
+                "the client_id is used by another application",
+            ));
+        }
+        applications.push(c);
+    }
+    let mut users: Vec<UserRecord> = Vec::new();
+    for u in e.users {
+        let u = user(&at, u)?;
+        let uat = format!("{at} user \"{}\"", u.id);
+        for o in &users {
+            if o.id == u.id || o.username == u.id {
+                return Err(invalid(&uat, "the id is used by another user"));
+            }
+            if o.username == u.username || o.id == u.username {
+                return Err(invalid(
+                    &uat,
+                    format!("username \"{}\" is used by another user", u.username),
+                ));
+            }
+        }
+        users.push(u);
+    }
+    let mut device_ids = HashSet::new();
+    for u in &users {
+        for d in &u.devices {
+            if !device_ids.insert(d.id.as_str()) {
+                return Err(invalid(
+                    format!("{at} user \"{}\" device \"{}\"", u.id, d.id),
+                    "the device id is used by another device",
+                ));
+            }
+        }
+    }
+    let mut templates: Vec<TemplateRecord> = Vec::new();
+    for t in e.templates {
+        let t = template_record(&at, t)?;
+        if templates.iter().any(|o| {
+            o.name == t.name
+                && o.delivery == t.delivery
+                && template::same_variant(o.variant.as_deref(), t.variant.as_deref())
+        }) {
+            return Err(invalid(
+                format!("{at} template \"{}\"", t.name),
+                format!(
+                    "another template has the same name, variant ({}) and delivery ({})",
+                    t.variant.as_deref().unwrap_or("none"),
+                    t.delivery
+                ),
+            ));
+        }
+        templates.push(t);
+    }
+    Ok(Environment {
+        id: e.id,
+        region,
+        applications,
+        users,
+        templates,
+    })
+}
+
+fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Client, ConfigError> {
+    let at = format!("{env_at} application \"{}\"", a.client_id);
+    let client_id = non_empty(&at, "client_id", &a.client_id)?;
+    let secret = non_empty(&at, "client_secret", &a.client_secret)?;
+    if a.support_unsigned_request_object && a.require_signed_request_object {
+        return Err(invalid(
+            &at,
+            "support_unsigned_request_object and require_signed_request_object cannot both be true (PingOne forbids it)",
+        ));
+    }
+    for uri in &a.redirect_uris {
+        redirect_uri(&at, uri)?;
+    }
+    let mut app = Application::new(client_id.clone())
+        .with_secret(secret.as_bytes().to_vec())
+        .map_err(|e| invalid(&at, format!("client_secret: {e}")))?;
+    app.support_unsigned_request_object = a.support_unsigned_request_object;
+    app.require_signed_request_object = a.require_signed_request_object;
+    app.enabled = a.enabled;
+    if let Some(path) = &a.jwks {
+        app = app.with_keys(jwks(&at, base_dir, path)?);
+    }
+    Ok(Client {
+        app,
+        name: a.name.unwrap_or(client_id),
+        client_secret: secret,
+        redirect_uris: a.redirect_uris,
+    })
+}
+
+/// An absolute URI (a scheme, then `:`), without a fragment (RFC 6749 §3.1.2).
+fn redirect_uri(at: &str, uri: &str) -> Result<(), ConfigError> {
+    let scheme_ok = uri
+        .split_once(':')
+        .map(|(scheme, rest)| {
+            !rest.is_empty()
+                && scheme
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+        .unwrap_or(false);
+    if !scheme_ok || uri.contains('#') || uri.contains(char::is_whitespace) {
+        return Err(invalid(
+            at,
+            format!("redirect_uris: \"{uri}\" is not an absolute URI without a fragment"),
+        ));
+    }
+    Ok(())
+}
+
+fn jwks(at: &str, base_dir: &Path, path: &str) -> Result<KeySet, ConfigError> {
+    let full = base_dir.join(path);
+    let bytes = std::fs::read(&full)
+        .map_err(|e| invalid(at, format!("jwks: cannot read {}: {e}", full.display())))?;
+    let (keys, _skipped) = KeySet::from_jwks_json(&bytes)
+        .map_err(|e| invalid(at, format!("jwks {}: {e}", full.display())))?;
+    if !keys.keys().iter().any(|k| k.kind() == KeyKind::Rsa) {
+        return Err(invalid(
+            at,
+            format!(
+                "jwks {}: no RSA key (request objects are verified with RS256/384/512)",
+                full.display()
+            ),
+        ));
+    }
+    if keys.keys().iter().any(|k| k.can_sign()) {
+        return Err(invalid(
+            at,
+            format!(
+                "jwks {}: holds private keys; register only the public keys",
+                full.display()
+            ),
+        ));
+    }
+    Ok(keys)
+}
+
+fn user(env_at: &str, u: RawUser) -> Result<UserRecord, ConfigError> {
+    let at = format!("{env_at} user \"{}\"", u.id);
+    let id = non_empty(&at, "id", &u.id)?;
+    let username = non_empty(&at, "username", &u.username)?;
+    if u.password.as_deref() == Some("") {
+        return Err(invalid(
+            &at,
+            "password is empty (leave it out for a user who signs on only by token)",
+        ));
+    }
+    let mut devices = Vec::new();
+    for d in u.devices {
+        let dat = format!("{at} device \"{}\"", d.id);
+        let kind = DeviceType::parse(&d.kind).ok_or_else(|| {
+            invalid(
+                &dat,
+                format!("type \"{}\" is not one of SMS, EMAIL, PUSH", d.kind),
+            )
+        })?;
+        let device = Device {
+            id: non_empty(&dat, "id", &d.id)?,
+            kind,
+            phone: d.phone,
+            // An EMAIL device without its own address uses the user's.
+            email: d.email.or_else(|| {
+                (kind == DeviceType::Email)
+                    .then(|| u.email.clone())
+                    .flatten()
+            }),
+        };
+        match kind {
+            DeviceType::Sms if device.phone.as_deref().is_none_or(str::is_empty) => {
+                return Err(invalid(&dat, "an SMS device needs a phone"))
+            }
+            DeviceType::Email if device.email.as_deref().is_none_or(str::is_empty) => {
+                return Err(invalid(
+                    &dat,
+                    "an EMAIL device needs an email (or the user one)",
+                ))
+            }
+            _ => {}
+        }
+        devices.push(device);
+    }
+    Ok(UserRecord {
+        id,
+        username,
+        given_name: u.given_name,
+        family_name: u.family_name,
+        email: u.email,
+        password: u.password,
+        devices,
+    })
+}
+
+fn template_record(env_at: &str, t: RawTemplate) -> Result<TemplateRecord, ConfigError> {
+    let at = format!("{env_at} template \"{}\"", t.name);
+    let name = non_empty(&at, "name", &t.name)?;
+    let delivery = DeviceType::parse(&t.delivery).ok_or_else(|| {
+        invalid(
+            &at,
+            format!("delivery \"{}\" is not one of SMS, EMAIL, PUSH", t.delivery),
+        )
+    })?;
+    if let Some(v) = &t.variant {
+        if v.trim().is_empty() || v.chars().count() > 100 {
+            return Err(invalid(
+                &at,
+                "variant must have 1 to 100 characters (or be left out)",
+            ));
+        }
+    }
+    let body = non_empty(&at, "body", &t.body)?;
+    template::placeholders(&body).map_err(|e| invalid(&at, format!("body: {e}")))?;
+    Ok(TemplateRecord {
+        name,
+        variant: t.variant,
+        delivery,
+        body,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+listen = "127.0.0.1:9031"
+base_url = "http://127.0.0.1:9031/"
+[[environment]]
+id = "env-1"
+region = "eu"
+[[environment.application]]
+client_id = "app-1"
+client_secret = "secret-of-app-1-long-enough-for-hs256"
+redirect_uris = ["https://app.example/cb", "com.example.app:/cb"]
+[[environment.user]]
+id = "user-1"
+username = "charlie"
+email = "charlie@example.com"
+password = "pw"
+devices = [{ id = "dev-1", type = "SMS", phone = "+15550100" }, { id = "dev-2", type = "email" }]
+[[environment.template]]
+name = "transaction"
+delivery = "SMS"
+body = "Approve ${sum}: ${OTP}"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("."))
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_documented_shape_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.listen, Some("127.0.0.1:9031".parse().unwrap()));
+        assert_eq!(c.base_url.as_deref(), Some("http://127.0.0.1:9031"));
+        assert_eq!(c.limits, Limits::default());
+        let e = &c.environments[0];
+        assert_eq!(e.region, Region::Eu);
+        let app = e.client("app-1").unwrap();
+        assert!(app.app.enabled && !app.app.support_unsigned_request_object);
+        assert_eq!(app.name, "app-1");
+        let u = e.find_user("charlie").unwrap();
+        assert_eq!(u.devices[1].kind, DeviceType::Email);
+        assert_eq!(u.devices[1].email.as_deref(), Some("charlie@example.com"));
+        assert_eq!(e.templates[0].delivery, DeviceType::Sms);
+    }
+
+    #[test]
+    fn problems_are_named() {
+        let cases = [
+            (GOOD.replace("region = \"eu\"", "region = \"us\""), "environment \"env-1\": region: unknown region \"us\""),
+            (GOOD.replace("type = \"SMS\"", "type = \"FAX\""), "device \"dev-1\": type \"FAX\" is not one of SMS, EMAIL, PUSH"),
+            (GOOD.replace(", phone = \"+15550100\"", ""), "device \"dev-1\": an SMS device needs a phone"),
+            (GOOD.replace("${OTP}", "${OTP"), "template \"transaction\": body: unterminated ${"),
+            (GOOD.replace("client_secret = \"secret-of-app-1-long-enough-for-hs256\"", "client_secret = \"\""), "application \"app-1\": client_secret is empty"),
+            (GOOD.replace("redirect_uris = [", "support_unsigned_request_object = true\nrequire_signed_request_object = true\nredirect_uris = ["), "cannot both be true"),
+            (GOOD.replace("https://app.example/cb\"", "/cb\""), "redirect_uris: \"/cb\" is not an absolute URI"),
+            (GOOD.replace("id = \"env-1\"", "id = \"env/1\""), "environment[0]: id: environment id \"env/1\""),
+            (GOOD.replace("listen = \"127.0.0.1:9031\"", "listen = \"nowhere\""), "listen: \"nowhere\" is not an address"),
+            (GOOD.replace("username = \"charlie\"", "username = \"charlie\"\nnickname = \"bird\""), "unknown field `nickname`"),
+            (format!("max_flows = 0\n{GOOD}"), "max_flows: must be at least 1"),
+            (GOOD.replace("[[environment.template]]", "[[environment.user]]\nid = \"user-2\"\nusername = \"charlie\"\n[[environment.template]]"), "user \"user-2\": username \"charlie\" is used by another user"),
+            (format!("{GOOD}\n[[environment.template]]\nname = \"transaction\"\ndelivery = \"sms\"\nbody = \"x\""), "same name, variant (none) and delivery (SMS)"),
+            ("listen = \"127.0.0.1:1\"".to_owned(), "no [[environment]] is configured"),
+        ];
+        for (text, want) in cases {
+            let got = error(&text);
+            assert!(got.contains(want), "want {want:?}, got {got:?}");
+        }
+    }
+
+    #[test]
+    fn jwks_must_be_public_rsa_keys() {
+        let dir = std::env::temp_dir().join(format!("signet-authz-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = jose::Key::generate(jose::Algorithm::RS256).unwrap();
+        let public = KeySet::from(key.to_public().unwrap()).to_public_jwks();
+        std::fs::write(dir.join("app.jwks"), public.to_string()).unwrap();
+        let ec = jose::Key::generate(jose::Algorithm::ES256).unwrap();
+        let ec_set = KeySet::from(ec.to_public().unwrap()).to_public_jwks();
+        std::fs::write(dir.join("ec.jwks"), ec_set.to_string()).unwrap();
+        let with = |file: &str| {
+            GOOD.replace(
+                "redirect_uris = [",
+                &format!("jwks = \"{file}\"\nredirect_uris = ["),
+            )
+        };
+        let c = Config::from_toml(&with("app.jwks"), &dir).unwrap();
+        assert_eq!(c.environments[0].applications[0].app.keys.keys().len(), 1);
+        let e = Config::from_toml(&with("ec.jwks"), &dir).err().unwrap();
+        assert!(e.to_string().contains("no RSA key"), "{e}");
+        let e = Config::from_toml(&with("missing.jwks"), &dir)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

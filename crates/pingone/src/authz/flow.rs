@@ -1,0 +1,870 @@
+//! The sign-on flow as a state machine over plain data: [`start`] makes a flow from an
+//! accepted authorize request, [`apply`] runs one action on it, and [`allowed_actions`] lists
+//! what may come next (the flow's `_links`). Notifications to devices are returned, not sent.
+//!
+//! ```text
+//! user named by a token ─────────────┐
+//! USERNAME_PASSWORD_REQUIRED ──check──┤
+//!                                     ├─ no devices ─────────────────────────── COMPLETED
+//!                                     ├─ one SMS/EMAIL device ─ OTP_REQUIRED ─otp.check─ COMPLETED
+//!                                     ├─ one PUSH device ─ PUSH_CONFIRMATION_REQUIRED ─approve─ COMPLETED
+//!                                     └─ several ─ DEVICE_SELECTION_REQUIRED ─device.select─ (as above)
+//! 3 wrong passcodes, 5 wrong passwords, a denied or cancelled push ─────────── FAILED
+//! ```
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::config::{Device, DeviceType, Environment, UserRecord};
+use super::oauth::AuthRequest;
+use super::random::{self, Random};
+use super::template::{self, TemplateError};
+use crate::request_object::Template;
+
+/// Wrong passcodes allowed before the flow fails.
+pub const MAX_OTP_FAILURES: u8 = 3;
+/// Wrong passwords allowed before the flow fails.
+pub const MAX_PASSWORD_FAILURES: u8 = 5;
+
+pub const USERNAME_PASSWORD_CHECK: &str = "usernamePassword.check";
+pub const DEVICE_SELECT: &str = "device.select";
+pub const OTP_CHECK: &str = "otp.check";
+pub const CANCEL_PUSH: &str = "cancel.push.authentication";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    UsernamePasswordRequired,
+    DeviceSelectionRequired,
+    OtpRequired,
+    PushConfirmationRequired,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::UsernamePasswordRequired => "USERNAME_PASSWORD_REQUIRED",
+            Status::DeviceSelectionRequired => "DEVICE_SELECTION_REQUIRED",
+            Status::OtpRequired => "OTP_REQUIRED",
+            Status::PushConfirmationRequired => "PUSH_CONFIRMATION_REQUIRED",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Completed | Status::Failed)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the user proved who they are; becomes `amr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    Password,
+    Sms,
+    Email,
+    Push,
+}
+
+/// RFC 8176 authentication method references for the factors used; `mfa` when a password and a
+/// device were both used.
+pub fn amr(factors: &[Factor]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for f in factors {
+        let refs: &[&'static str] = match f {
+            Factor::Password => &["pwd"],
+            Factor::Sms => &["sms", "otp"],
+            Factor::Email => &["otp"],
+            Factor::Push => &["swk", "user"],
+        };
+        for r in refs {
+            if !out.contains(r) {
+                out.push(r);
+            }
+        }
+    }
+    if factors.contains(&Factor::Password) && factors.iter().any(|f| *f != Factor::Password) {
+        out.push("mfa");
+    }
+    out
+}
+
+/// Why a flow failed: an OAuth error code (for the redirect) and a description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error: &'static str,
+    pub description: String,
+}
+
+/// One sign-on in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    pub id: String,
+    pub client_id: String,
+    pub request: AuthRequest,
+    /// `pi.template` of the request object: the transaction to approve.
+    pub template: Option<Template>,
+    /// `pi.clientContext`, shown to the device.
+    pub client_context: Map<String, Value>,
+    pub status: Status,
+    /// The user, once known.
+    pub user_id: Option<String>,
+    /// `login_hint`: pre-fills the username.
+    pub username_hint: Option<String>,
+    pub device_id: Option<String>,
+    /// The passcode sent to the selected SMS/EMAIL device.
+    pub otp: Option<String>,
+    pub otp_failures: u8,
+    pub password_failures: u8,
+    pub factors: Vec<Factor>,
+    /// Unix seconds of completion.
+    pub auth_time: Option<i64>,
+    /// Whether a device approved the transaction (the ID token then names the template).
+    pub transaction_approved: bool,
+    pub failure: Option<Failure>,
+    /// The authorization code, issued when the flow completes.
+    pub code: Option<String>,
+    pub created_ms: i64,
+}
+
+/// What a new flow starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    pub client_id: String,
+    pub request: AuthRequest,
+    pub template: Option<Template>,
+    pub client_context: Map<String, Value>,
+    /// A user named by a login_hint_token or the request object's `sub`: no password needed.
+    pub user_id: Option<String>,
+    pub username_hint: Option<String>,
+}
+
+/// A message for a device, as the emulator's outbox records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub flow_id: String,
+    pub device_id: String,
+    pub kind: DeviceType,
+    /// Phone number, email address, or (push) the device id.
+    pub to: String,
+    pub message: String,
+    /// The passcode in the message (none for push).
+    pub otp: Option<String>,
+    pub client_context: Map<String, Value>,
+    pub created_ms: i64,
+}
+
+/// An action on a flow: the Flows API's media types, plus the emulator's push decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    UsernamePasswordCheck {
+        username: Option<String>,
+        password: String,
+    },
+    DeviceSelect {
+        device_id: String,
+    },
+    OtpCheck {
+        otp: String,
+    },
+    CancelPush {
+        reason: Option<String>,
+    },
+    PushApprove,
+    PushDeny,
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::UsernamePasswordCheck { .. } => USERNAME_PASSWORD_CHECK,
+            Action::DeviceSelect { .. } => DEVICE_SELECT,
+            Action::OtpCheck { .. } => OTP_CHECK,
+            Action::CancelPush { .. } => CANCEL_PUSH,
+            Action::PushApprove => "push.approve",
+            Action::PushDeny => "push.deny",
+        }
+    }
+
+    /// An action from the Flows API: `name` from the media type
+    /// `application/vnd.pingidentity.{name}+json`, `body` the JSON object sent.
+    pub fn parse(name: &str, body: &Map<String, Value>) -> Result<Action, FlowError> {
+        let string =
+            |field: &'static str, v: Option<&Value>| -> Result<Option<String>, FlowError> {
+                match v {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    Some(_) => Err(FlowError::Body {
+                        field,
+                        problem: "must be a string",
+                    }),
+                }
+            };
+        let required = |field: &'static str, v: Option<&Value>| -> Result<String, FlowError> {
+            string(field, v)?
+                .filter(|s| !s.is_empty())
+                .ok_or(FlowError::Body {
+                    field,
+                    problem: "is required",
+                })
+        };
+        if name.eq_ignore_ascii_case(USERNAME_PASSWORD_CHECK) {
+            Ok(Action::UsernamePasswordCheck {
+                username: string("username", body.get("username"))?.filter(|s| !s.is_empty()),
+                password: required("password", body.get("password"))?,
+            })
+        } else if name.eq_ignore_ascii_case(DEVICE_SELECT) {
+            let device = body.get("device").and_then(Value::as_object);
+            Ok(Action::DeviceSelect {
+                device_id: required("device.id", device.and_then(|d| d.get("id")))?,
+            })
+        } else if name.eq_ignore_ascii_case(OTP_CHECK) {
+            Ok(Action::OtpCheck {
+                otp: required("otp", body.get("otp"))?,
+            })
+        } else if name.eq_ignore_ascii_case(CANCEL_PUSH) {
+            Ok(Action::CancelPush {
+                reason: string("reason", body.get("reason"))?,
+            })
+        } else {
+            Err(FlowError::UnknownAction(name.to_owned()))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FlowError {
+    #[error("unknown flow action \"{0}\"; send Content-Type application/vnd.pingidentity.ACTION+json with ACTION one of usernamePassword.check, device.select, otp.check, cancel.push.authentication")]
+    UnknownAction(String),
+    #[error("{action} is not allowed while the flow is {status}")]
+    NotAllowed {
+        action: &'static str,
+        status: Status,
+    },
+    #[error("{field} {problem}")]
+    Body {
+        field: &'static str,
+        problem: &'static str,
+    },
+    #[error("the username or password is not valid ({remaining} attempts remaining)")]
+    InvalidCredentials { remaining: u8 },
+    #[error("the username or password is not valid, and no attempts remain: the flow has FAILED")]
+    CredentialsExhausted,
+    #[error("device \"{0}\" is not one of the user's devices")]
+    UnknownDevice(String),
+    #[error("the one-time passcode is not valid ({remaining} attempts remaining)")]
+    InvalidOtp { remaining: u8 },
+    #[error("the one-time passcode is not valid, and no attempts remain: the flow has FAILED")]
+    OtpExhausted,
+    #[error("the notification cannot be made: {0}")]
+    Template(TemplateError),
+    #[error("the flow's user \"{0}\" no longer exists")]
+    UserGone(String),
+    #[error("the random generator failed: {0}")]
+    Random(jose::Error),
+}
+
+/// The time and randomness a transition may use.
+pub struct Ctx<'a> {
+    pub env: &'a Environment,
+    pub now_ms: i64,
+    pub rng: &'a mut dyn Random,
+}
+
+/// Starts a flow; with a user already named, runs on to the first step that needs them.
+pub fn start(
+    id: String,
+    init: Start,
+    ctx: &mut Ctx<'_>,
+) -> Result<(Flow, Vec<Notification>), FlowError> {
+    let mut flow = Flow {
+        id,
+        client_id: init.client_id,
+        request: init.request,
+        template: init.template,
+        client_context: init.client_context,
+        status: Status::UsernamePasswordRequired,
+        user_id: None,
+        username_hint: init.username_hint,
+        device_id: None,
+        otp: None,
+        otp_failures: 0,
+        password_failures: 0,
+        factors: Vec::new(),
+        auth_time: None,
+        transaction_approved: false,
+        failure: None,
+        code: None,
+        created_ms: ctx.now_ms,
+    };
+    let sent = match init.user_id {
+        Some(user) => identified(&mut flow, user, ctx)?,
+        None => Vec::new(),
+    };
+    Ok((flow, sent))
+}
+
+/// The actions the flow accepts now, as its `_links` name them.
+pub fn allowed_actions(flow: &Flow, env: &Environment) -> Vec<&'static str> {
+    let several = flow
+        .user_id
+        .as_deref()
+        .and_then(|u| env.user(u))
+        .is_some_and(|u| u.devices.len() > 1);
+    match flow.status {
+        Status::UsernamePasswordRequired => vec![USERNAME_PASSWORD_CHECK],
+        Status::DeviceSelectionRequired => vec![DEVICE_SELECT],
+        Status::OtpRequired if several => vec![OTP_CHECK, DEVICE_SELECT],
+        Status::OtpRequired => vec![OTP_CHECK],
+        Status::PushConfirmationRequired => vec![CANCEL_PUSH],
+        Status::Completed | Status::Failed => Vec::new(),
+    }
+}
+
+/// Runs one action. State changes made before an error (a counted wrong passcode, a failed
+/// flow) stay in `flow`.
+pub fn apply(
+    flow: &mut Flow,
+    action: Action,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Notification>, FlowError> {
+    let allowed = match action {
+        Action::PushApprove | Action::PushDeny => flow.status == Status::PushConfirmationRequired,
+        _ => allowed_actions(flow, ctx.env).contains(&action.name()),
+    };
+    if !allowed {
+        return Err(FlowError::NotAllowed {
+            action: action.name(),
+            status: flow.status,
+        });
+    }
+    match action {
+        Action::UsernamePasswordCheck { username, password } => {
+            let username =
+                username
+                    .or_else(|| flow.username_hint.clone())
+                    .ok_or(FlowError::Body {
+                        field: "username",
+                        problem: "is required",
+                    })?;
+            let user = ctx.env.find_user(&username).filter(|u| {
+                u.password
+                    .as_deref()
+                    .is_some_and(|p| equal(p.as_bytes(), password.as_bytes()))
+            });
+            match user {
+                Some(u) => {
+                    let id = u.id.clone();
+                    flow.factors.push(Factor::Password);
+                    identified(flow, id, ctx)
+                }
+                None => {
+                    flow.password_failures = flow.password_failures.saturating_add(1);
+                    if flow.password_failures >= MAX_PASSWORD_FAILURES {
+                        fail(
+                            flow,
+                            "access_denied",
+                            "too many failed username/password attempts",
+                        );
+                        Err(FlowError::CredentialsExhausted)
+                    } else {
+                        Err(FlowError::InvalidCredentials {
+                            remaining: MAX_PASSWORD_FAILURES - flow.password_failures,
+                        })
+                    }
+                }
+            }
+        }
+        Action::DeviceSelect { device_id } => {
+            let user = flow_user(flow, ctx.env)?;
+            let device = user
+                .device(&device_id)
+                .ok_or(FlowError::UnknownDevice(device_id))?;
+            select(flow, user, device, ctx).map(|n| vec![n])
+        }
+        Action::OtpCheck { otp } => {
+            let expected = flow.otp.clone().unwrap_or_default();
+            if !expected.is_empty() && equal(expected.as_bytes(), otp.trim().as_bytes()) {
+                let kind = flow_device(flow, ctx.env).map(|d| d.kind);
+                flow.factors.push(match kind {
+                    Some(DeviceType::Email) => Factor::Email,
+                    _ => Factor::Sms,
+                });
+                flow.transaction_approved = flow.template.is_some();
+                complete(flow, ctx.now_ms);
+                return Ok(Vec::new());
+            }
+            flow.otp_failures = flow.otp_failures.saturating_add(1);
+            if flow.otp_failures >= MAX_OTP_FAILURES {
+                fail(flow, "access_denied", "too many wrong one-time passcodes");
+                Err(FlowError::OtpExhausted)
+            } else {
+                Err(FlowError::InvalidOtp {
+                    remaining: MAX_OTP_FAILURES - flow.otp_failures,
+                })
+            }
+        }
+        Action::CancelPush { .. } => {
+            let several = flow_user(flow, ctx.env)?.devices.len() > 1;
+            if several {
+                flow.status = Status::DeviceSelectionRequired;
+                flow.device_id = None;
+            } else {
+                fail(
+                    flow,
+                    "access_denied",
+                    "the push authentication was cancelled",
+                );
+            }
+            Ok(Vec::new())
+        }
+        Action::PushApprove => {
+            flow.factors.push(Factor::Push);
+            flow.transaction_approved = flow.template.is_some();
+            complete(flow, ctx.now_ms);
+            Ok(Vec::new())
+        }
+        Action::PushDeny => {
+            fail(
+                flow,
+                "access_denied",
+                "the user denied the push notification",
+            );
+            Ok(Vec::new())
+        }
+    }
+}
+
+fn equal(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+fn flow_user<'e>(flow: &Flow, env: &'e Environment) -> Result<&'e UserRecord, FlowError> {
+    let id = flow.user_id.as_deref().unwrap_or_default();
+    env.user(id)
+        .ok_or_else(|| FlowError::UserGone(id.to_owned()))
+}
+
+/// The selected device, if any.
+pub fn flow_device<'e>(flow: &Flow, env: &'e Environment) -> Option<&'e Device> {
+    let user = env.user(flow.user_id.as_deref()?)?;
+    user.device(flow.device_id.as_deref()?)
+}
+
+/// The user is known: on to their devices, or done.
+fn identified(
+    flow: &mut Flow,
+    user_id: String,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Notification>, FlowError> {
+    flow.user_id = Some(user_id);
+    let user = flow_user(flow, ctx.env)?;
+    match user.devices.as_slice() {
+        [] => {
+            complete(flow, ctx.now_ms);
+            Ok(Vec::new())
+        }
+        [only] => select(flow, user, only, ctx).map(|n| vec![n]),
+        _ => {
+            flow.status = Status::DeviceSelectionRequired;
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Sends the passcode (SMS/EMAIL) or the push notification to `device`.
+fn select(
+    flow: &mut Flow,
+    user: &UserRecord,
+    device: &Device,
+    ctx: &mut Ctx<'_>,
+) -> Result<Notification, FlowError> {
+    let otp = random::otp(ctx.rng).map_err(FlowError::Random)?;
+    let requested = flow
+        .template
+        .as_ref()
+        .map(|t| (t.name.as_str(), t.variant.as_deref(), &t.variables));
+    let message =
+        match template::message(&ctx.env.templates, requested, device.kind, &otp, Some(user)) {
+            Ok(m) => m,
+            Err(e) => {
+                fail(flow, "server_error", e.to_string());
+                return Err(FlowError::Template(e));
+            }
+        };
+    let push = device.kind == DeviceType::Push;
+    flow.device_id = Some(device.id.clone());
+    flow.otp = (!push).then(|| otp.clone());
+    flow.otp_failures = 0;
+    flow.status = if push {
+        Status::PushConfirmationRequired
+    } else {
+        Status::OtpRequired
+    };
+    Ok(Notification {
+        flow_id: flow.id.clone(),
+        device_id: device.id.clone(),
+        kind: device.kind,
+        to: device.address(),
+        message,
+        otp: (!push).then_some(otp),
+        client_context: flow.client_context.clone(),
+        created_ms: ctx.now_ms,
+    })
+}
+
+fn complete(flow: &mut Flow, now_ms: i64) {
+    flow.status = Status::Completed;
+    flow.auth_time = Some(now_ms.div_euclid(1000));
+    flow.otp = None;
+}
+
+fn fail(flow: &mut Flow, error: &'static str, description: impl Into<String>) {
+    flow.status = Status::Failed;
+    flow.otp = None;
+    flow.failure = Some(Failure {
+        error,
+        description: description.into(),
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::authz::config::TemplateRecord;
+    use crate::authz::oauth::ResponseMode;
+    use crate::authz::random::Counter;
+    use crate::region::Region;
+    use serde_json::json;
+
+    fn device(id: &str, kind: DeviceType) -> Device {
+        Device {
+            id: id.into(),
+            kind,
+            phone: Some("+15550100".into()),
+            email: Some("c@example.com".into()),
+        }
+    }
+
+    fn user(id: &str, devices: Vec<Device>) -> UserRecord {
+        UserRecord {
+            id: id.into(),
+            username: format!("{id}-name"),
+            given_name: None,
+            family_name: None,
+            email: None,
+            password: Some("pw".into()),
+            devices,
+        }
+    }
+
+    fn env() -> Environment {
+        Environment {
+            id: "env".into(),
+            region: Region::Na,
+            applications: vec![],
+            users: vec![
+                user("none", vec![]),
+                user("sms", vec![device("d-sms", DeviceType::Sms)]),
+                user("push", vec![device("d-push", DeviceType::Push)]),
+                user(
+                    "many",
+                    vec![
+                        device("m-email", DeviceType::Email),
+                        device("m-push", DeviceType::Push),
+                    ],
+                ),
+            ],
+            templates: vec![TemplateRecord {
+                name: "transaction".into(),
+                variant: None,
+                delivery: DeviceType::Sms,
+                body: "Pay ${sum}? OTP: ${OTP}".into(),
+            }],
+        }
+    }
+
+    fn request() -> AuthRequest {
+        AuthRequest {
+            response_mode: ResponseMode::PiFlow,
+            redirect_uri: None,
+            scope: "openid".into(),
+            state: None,
+            nonce: None,
+            pkce: None,
+            acr_values: None,
+            prompt: None,
+        }
+    }
+
+    fn begin(user: Option<&str>, template: bool) -> (Flow, Vec<Notification>) {
+        let e = env();
+        let mut rng = Counter(0);
+        let mut ctx = Ctx {
+            env: &e,
+            now_ms: 1_000_000,
+            rng: &mut rng,
+        };
+        let init = Start {
+            client_id: "app".into(),
+            request: request(),
+            template: template.then(|| Template {
+                name: "transaction".into(),
+                variant: None,
+                variables: json!({"sum": "5 USD"}).as_object().cloned().unwrap(),
+            }),
+            client_context: json!({"alert.color": "red"}).as_object().cloned().unwrap(),
+            user_id: user.map(Into::into),
+            username_hint: Some("sms-name".into()),
+        };
+        start("flow-1".into(), init, &mut ctx).unwrap()
+    }
+
+    fn run(flow: &mut Flow, action: Action) -> Result<Vec<Notification>, FlowError> {
+        let e = env();
+        let mut rng = Counter(7);
+        let mut ctx = Ctx {
+            env: &e,
+            now_ms: 2_000_000,
+            rng: &mut rng,
+        };
+        apply(flow, action, &mut ctx)
+    }
+
+    #[test]
+    fn password_then_sms_otp_completes_the_transaction() {
+        let (mut f, sent) = begin(None, true);
+        assert_eq!(f.status, Status::UsernamePasswordRequired);
+        assert!(sent.is_empty());
+        assert_eq!(allowed_actions(&f, &env()), [USERNAME_PASSWORD_CHECK]);
+        let err = run(
+            &mut f,
+            Action::UsernamePasswordCheck {
+                username: None,
+                password: "wrong".into(),
+            },
+        );
+        assert_eq!(err, Err(FlowError::InvalidCredentials { remaining: 4 }));
+        // The login_hint pre-fills the username.
+        let sent = run(
+            &mut f,
+            Action::UsernamePasswordCheck {
+                username: None,
+                password: "pw".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(f.status, Status::OtpRequired);
+        assert_eq!(sent.len(), 1);
+        let n = &sent[0];
+        let otp = n.otp.clone().unwrap();
+        assert_eq!(n.message, format!("Pay 5 USD? OTP: {otp}"));
+        assert_eq!((n.to.as_str(), n.kind), ("+15550100", DeviceType::Sms));
+        assert_eq!(n.client_context["alert.color"], "red");
+        run(&mut f, Action::OtpCheck { otp }).unwrap();
+        assert_eq!(f.status, Status::Completed);
+        assert_eq!(f.auth_time, Some(2000));
+        assert!(f.transaction_approved);
+        assert_eq!(amr(&f.factors), ["pwd", "sms", "otp", "mfa"]);
+        assert!(allowed_actions(&f, &env()).is_empty());
+    }
+
+    #[test]
+    fn a_token_named_user_skips_the_password() {
+        let (f, _) = begin(Some("none"), false);
+        assert_eq!(f.status, Status::Completed);
+        assert!(f.factors.is_empty());
+        let (f, sent) = begin(Some("sms"), false);
+        assert_eq!(f.status, Status::OtpRequired);
+        assert_eq!(
+            sent[0].message,
+            format!("Your passcode is {}", sent[0].otp.clone().unwrap())
+        );
+    }
+
+    #[test]
+    fn three_wrong_passcodes_fail_the_flow() {
+        let (mut f, _) = begin(Some("sms"), false);
+        for remaining in [2, 1] {
+            let e = run(&mut f, Action::OtpCheck { otp: "x".into() });
+            assert_eq!(e, Err(FlowError::InvalidOtp { remaining }));
+            assert_eq!(f.status, Status::OtpRequired);
+        }
+        assert_eq!(
+            run(&mut f, Action::OtpCheck { otp: "x".into() }),
+            Err(FlowError::OtpExhausted)
+        );
+        assert_eq!(f.status, Status::Failed);
+        assert_eq!(f.failure.as_ref().map(|x| x.error), Some("access_denied"));
+        assert!(matches!(
+            run(&mut f, Action::OtpCheck { otp: "x".into() }),
+            Err(FlowError::NotAllowed { .. })
+        ));
+    }
+
+    #[test]
+    fn push_approve_deny_and_cancel() {
+        let (mut f, sent) = begin(Some("push"), true);
+        assert_eq!(f.status, Status::PushConfirmationRequired);
+        assert_eq!(sent[0].otp, None);
+        assert_eq!(sent[0].to, "d-push");
+        assert!(matches!(
+            run(&mut f, Action::OtpCheck { otp: "1".into() }),
+            Err(FlowError::NotAllowed { .. })
+        ));
+        run(&mut f, Action::PushApprove).unwrap();
+        assert_eq!(f.status, Status::Completed);
+        assert!(f.transaction_approved);
+        assert_eq!(amr(&f.factors), ["swk", "user"]);
+
+        let (mut f, _) = begin(Some("push"), false);
+        run(&mut f, Action::PushDeny).unwrap();
+        assert_eq!(f.status, Status::Failed);
+        assert!(matches!(
+            run(&mut f, Action::PushApprove),
+            Err(FlowError::NotAllowed { .. })
+        ));
+
+        let (mut f, _) = begin(Some("push"), false);
+        run(&mut f, Action::CancelPush { reason: None }).unwrap();
+        assert_eq!(
+            f.status,
+            Status::Failed,
+            "one device: nothing else to choose"
+        );
+    }
+
+    #[test]
+    fn several_devices_need_a_selection() {
+        let (mut f, sent) = begin(Some("many"), false);
+        assert!(sent.is_empty());
+        assert_eq!(f.status, Status::DeviceSelectionRequired);
+        assert_eq!(
+            run(
+                &mut f,
+                Action::DeviceSelect {
+                    device_id: "d-sms".into()
+                }
+            ),
+            Err(FlowError::UnknownDevice("d-sms".into()))
+        );
+        let sent = run(
+            &mut f,
+            Action::DeviceSelect {
+                device_id: "m-push".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(sent[0].kind, DeviceType::Push);
+        run(
+            &mut f,
+            Action::CancelPush {
+                reason: Some("CHANGE_DEVICE".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(f.status, Status::DeviceSelectionRequired);
+        let sent = run(
+            &mut f,
+            Action::DeviceSelect {
+                device_id: "m-email".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(sent[0].to, "c@example.com");
+        assert_eq!(allowed_actions(&f, &env()), [OTP_CHECK, DEVICE_SELECT]);
+        let otp = sent[0].otp.clone().unwrap();
+        run(&mut f, Action::OtpCheck { otp }).unwrap();
+        assert_eq!(amr(&f.factors), ["otp"]);
+    }
+
+    #[test]
+    fn a_template_that_cannot_render_fails_the_flow() {
+        let mut e = env();
+        e.templates[0].body = "Pay ${missing} ${OTP}".into();
+        let mut rng = Counter(0);
+        let mut ctx = Ctx {
+            env: &e,
+            now_ms: 0,
+            rng: &mut rng,
+        };
+        let (mut f, _) = begin(None, true);
+        f.status = Status::UsernamePasswordRequired;
+        let r = apply(
+            &mut f,
+            Action::UsernamePasswordCheck {
+                username: Some("sms".into()),
+                password: "pw".into(),
+            },
+            &mut ctx,
+        );
+        assert!(
+            matches!(r, Err(FlowError::Template(TemplateError::MissingVariable { ref variable, .. })) if variable == "missing")
+        );
+        assert_eq!(f.status, Status::Failed);
+    }
+
+    #[test]
+    fn five_wrong_passwords_fail_and_actions_parse() {
+        let (mut f, _) = begin(None, false);
+        for _ in 0..4 {
+            assert!(run(
+                &mut f,
+                Action::UsernamePasswordCheck {
+                    username: Some("nobody".into()),
+                    password: "pw".into()
+                }
+            )
+            .is_err());
+        }
+        assert_eq!(
+            run(
+                &mut f,
+                Action::UsernamePasswordCheck {
+                    username: Some("sms".into()),
+                    password: "nope".into()
+                }
+            ),
+            Err(FlowError::CredentialsExhausted)
+        );
+        assert_eq!(f.status, Status::Failed);
+
+        let body = |v: Value| v.as_object().cloned().unwrap();
+        assert_eq!(
+            Action::parse("device.select", &body(json!({"device": {"id": "d"}}))),
+            Ok(Action::DeviceSelect {
+                device_id: "d".into()
+            })
+        );
+        assert_eq!(
+            Action::parse("otp.check", &body(json!({}))),
+            Err(FlowError::Body {
+                field: "otp",
+                problem: "is required"
+            })
+        );
+        assert_eq!(
+            Action::parse(
+                "usernamePassword.check",
+                &body(json!({"username": 5, "password": "p"}))
+            ),
+            Err(FlowError::Body {
+                field: "username",
+                problem: "must be a string"
+            })
+        );
+        assert!(matches!(
+            Action::parse("user.register", &Map::new()),
+            Err(FlowError::UnknownAction(_))
+        ));
+    }
+}

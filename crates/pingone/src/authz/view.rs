@@ -1,0 +1,346 @@
+//! The JSON the emulator answers with, in PingOne's shapes: flows (`_links`, `_embedded`,
+//! `resumeUrl`, `createdAt`, `expiresAt`, `authorizeResponse`), outbox entries and the OpenID
+//! discovery document. Phone numbers and email addresses are masked in flows.
+
+use serde_json::{json, Map, Value};
+
+use super::clock::iso_millis;
+use super::config::{Device, DeviceType, Environment};
+use super::flow::{self, Flow, Notification, Status};
+use super::oauth::ResponseMode;
+
+/// URLs of one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Urls {
+    /// `{base_url}/{envId}`.
+    pub env_base: String,
+}
+
+impl Urls {
+    pub fn new(base_url: &str, env_id: &str) -> Urls {
+        Urls {
+            env_base: format!("{}/{env_id}", base_url.trim_end_matches('/')),
+        }
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("{}/as", self.env_base)
+    }
+
+    pub fn flow(&self, id: &str) -> String {
+        format!("{}/flows/{id}", self.env_base)
+    }
+
+    pub fn resume(&self, id: &str) -> String {
+        format!("{}/as/resume?flowId={id}", self.env_base)
+    }
+
+    pub fn signon(&self, id: &str) -> String {
+        format!("{}/signon/?flowId={id}", self.env_base)
+    }
+}
+
+/// `*******00`: all but the last two characters hidden, as PingOne shows phones.
+pub fn mask_phone(phone: &str) -> String {
+    let n = phone.chars().count();
+    let keep: String = phone.chars().skip(n.saturating_sub(2)).collect();
+    format!("{}{keep}", "*".repeat(n.saturating_sub(2)))
+}
+
+/// `c*****@example.com`: the first character of the local part, then stars.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}*****@{domain}")
+        }
+        None => mask_phone(email),
+    }
+}
+
+fn device_json(d: &Device) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), d.id.clone().into());
+    m.insert("type".into(), d.kind.as_str().into());
+    m.insert("status".into(), "ACTIVE".into());
+    match d.kind {
+        DeviceType::Sms => {
+            m.insert(
+                "phone".into(),
+                mask_phone(d.phone.as_deref().unwrap_or_default()).into(),
+            );
+        }
+        DeviceType::Email => {
+            m.insert(
+                "email".into(),
+                mask_email(d.email.as_deref().unwrap_or_default()).into(),
+            );
+        }
+        DeviceType::Push => {}
+    }
+    Value::Object(m)
+}
+
+/// A flow as the Flows API returns it. `idle_ms` is the idle timeout, `touched_ms` the last
+/// activity: `expiresAt` is their sum.
+pub fn flow_json(
+    flow: &Flow,
+    env: &Environment,
+    urls: &Urls,
+    touched_ms: i64,
+    idle_ms: i64,
+) -> Value {
+    let href = |u: String| json!({ "href": u });
+    let mut links = Map::new();
+    links.insert("self".into(), href(urls.flow(&flow.id)));
+    for action in flow::allowed_actions(flow, env) {
+        links.insert(action.into(), href(urls.flow(&flow.id)));
+    }
+
+    let mut embedded = Map::new();
+    let user = flow.user_id.as_deref().and_then(|u| env.user(u));
+    if let Some(u) = user {
+        let mut name = Map::new();
+        if let Some(g) = &u.given_name {
+            name.insert("given".into(), g.clone().into());
+        }
+        if let Some(f) = &u.family_name {
+            name.insert("family".into(), f.clone().into());
+        }
+        embedded.insert(
+            "user".into(),
+            json!({"id": u.id, "username": u.username, "name": name}),
+        );
+    } else if let Some(hint) = &flow.username_hint {
+        embedded.insert("user".into(), json!({ "username": hint }));
+    }
+    let shows_devices = matches!(
+        flow.status,
+        Status::DeviceSelectionRequired | Status::OtpRequired | Status::PushConfirmationRequired
+    );
+    if let (true, Some(u)) = (shows_devices, user) {
+        embedded.insert(
+            "devices".into(),
+            Value::Array(u.devices.iter().map(device_json).collect()),
+        );
+    }
+    let app_name = env
+        .client(&flow.client_id)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| flow.client_id.clone());
+    embedded.insert("application".into(), json!({ "name": app_name }));
+
+    let mut m = Map::new();
+    m.insert("_links".into(), Value::Object(links));
+    m.insert("_embedded".into(), Value::Object(embedded));
+    m.insert("id".into(), flow.id.clone().into());
+    m.insert("environment".into(), json!({ "id": env.id }));
+    m.insert("resumeUrl".into(), urls.resume(&flow.id).into());
+    m.insert("status".into(), flow.status.as_str().into());
+    m.insert("createdAt".into(), iso_millis(flow.created_ms).into());
+    m.insert(
+        "expiresAt".into(),
+        iso_millis(touched_ms.saturating_add(idle_ms)).into(),
+    );
+    if let Some(d) = &flow.device_id {
+        m.insert("selectedDevice".into(), json!({ "id": d }));
+    }
+    if flow.status == Status::Completed && flow.request.response_mode == ResponseMode::PiFlow {
+        if let Some(code) = &flow.code {
+            let mut r = Map::new();
+            r.insert("code".into(), code.clone().into());
+            if let Some(s) = &flow.request.state {
+                r.insert("state".into(), s.clone().into());
+            }
+            m.insert("authorizeResponse".into(), Value::Object(r));
+        }
+    }
+    if let Some(f) = &flow.failure {
+        m.insert(
+            "error".into(),
+            json!({"code": f.error, "message": f.description}),
+        );
+    }
+    Value::Object(m)
+}
+
+/// One outbox entry.
+pub fn notification_json(n: &Notification) -> Value {
+    json!({
+        "flowId": n.flow_id,
+        "deviceId": n.device_id,
+        "type": n.kind.as_str(),
+        "to": n.to,
+        "message": n.message,
+        "otp": n.otp,
+        "clientContext": n.client_context,
+        "createdAt": iso_millis(n.created_ms),
+    })
+}
+
+/// `/.well-known/openid-configuration`.
+pub fn discovery(urls: &Urls) -> Value {
+    let issuer = urls.issuer();
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "scopes_supported": ["openid", "profile", "email"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ResponseMode::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "request_parameter_supported": true,
+        "request_uri_parameter_supported": false,
+        "request_object_signing_alg_values_supported":
+            ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "none"],
+        "claims_supported": ["sub", "iss", "aud", "iat", "exp", "auth_time", "nonce", "acr", "amr",
+            "env", "pi.template", "preferred_username", "given_name", "family_name", "email"],
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::authz::config::UserRecord;
+    use crate::authz::flow::Failure;
+    use crate::authz::oauth::AuthRequest;
+    use crate::region::Region;
+
+    fn env() -> Environment {
+        Environment {
+            id: "env-1".into(),
+            region: Region::Na,
+            applications: vec![],
+            users: vec![UserRecord {
+                id: "user-1".into(),
+                username: "charlie".into(),
+                given_name: Some("Charlie".into()),
+                family_name: Some("Parker".into()),
+                email: None,
+                password: None,
+                devices: vec![Device {
+                    id: "dev-1".into(),
+                    kind: DeviceType::Sms,
+                    phone: Some("+15550100".into()),
+                    email: None,
+                }],
+            }],
+            templates: vec![],
+        }
+    }
+
+    fn flow(status: Status) -> Flow {
+        Flow {
+            id: "f-1".into(),
+            client_id: "app-1".into(),
+            request: AuthRequest {
+                response_mode: ResponseMode::PiFlow,
+                redirect_uri: None,
+                scope: "openid".into(),
+                state: Some("st".into()),
+                nonce: None,
+                pkce: None,
+                acr_values: None,
+                prompt: None,
+            },
+            template: None,
+            client_context: Map::new(),
+            status,
+            user_id: Some("user-1".into()),
+            username_hint: None,
+            device_id: Some("dev-1".into()),
+            otp: None,
+            otp_failures: 0,
+            password_failures: 0,
+            factors: vec![],
+            auth_time: None,
+            transaction_approved: false,
+            failure: None,
+            code: Some("the-code".into()),
+            created_ms: 1_626_821_491_743,
+        }
+    }
+
+    #[test]
+    fn an_otp_required_flow_looks_like_pingones() {
+        let urls = Urls::new("http://127.0.0.1:9031/", "env-1");
+        let v = flow_json(
+            &flow(Status::OtpRequired),
+            &env(),
+            &urls,
+            1_626_821_491_743,
+            900_000,
+        );
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "_links",
+                "_embedded",
+                "id",
+                "environment",
+                "resumeUrl",
+                "status",
+                "createdAt",
+                "expiresAt",
+                "selectedDevice"
+            ]
+        );
+        assert_eq!(
+            v["_links"]["otp.check"]["href"],
+            "http://127.0.0.1:9031/env-1/flows/f-1"
+        );
+        assert_eq!(v["_embedded"]["devices"][0]["phone"], "*******00");
+        assert_eq!(v["_embedded"]["user"]["name"]["family"], "Parker");
+        assert_eq!(v["_embedded"]["application"]["name"], "app-1");
+        assert_eq!(
+            v["resumeUrl"],
+            "http://127.0.0.1:9031/env-1/as/resume?flowId=f-1"
+        );
+        assert_eq!(v["createdAt"], "2021-07-20T22:51:31.743Z");
+        assert_eq!(v["expiresAt"], "2021-07-20T23:06:31.743Z");
+        assert_eq!(v.get("authorizeResponse"), None);
+    }
+
+    #[test]
+    fn completed_and_failed_flows() {
+        let urls = Urls::new("http://h", "env-1");
+        let v = flow_json(&flow(Status::Completed), &env(), &urls, 0, 1);
+        assert_eq!(
+            v["authorizeResponse"],
+            json!({"code": "the-code", "state": "st"})
+        );
+        assert_eq!(v["_links"].as_object().unwrap().len(), 1);
+        assert_eq!(v["_embedded"].get("devices"), None);
+        let mut f = flow(Status::Failed);
+        f.failure = Some(Failure {
+            error: "access_denied",
+            description: "denied".into(),
+        });
+        let v = flow_json(&f, &env(), &urls, 0, 1);
+        assert_eq!(
+            v["error"],
+            json!({"code": "access_denied", "message": "denied"})
+        );
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_phone("+15550100"), "*******00");
+        assert_eq!(mask_phone("1"), "1");
+        assert_eq!(mask_email("charlie@example.com"), "c*****@example.com");
+        let d = discovery(&Urls::new("http://h", "e"));
+        assert_eq!(d["jwks_uri"], "http://h/e/as/jwks");
+        assert!(d["response_modes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pi.flow")));
+    }
+}

@@ -1,0 +1,1361 @@
+//! End-to-end tests of `signet authz`: the real binary on loopback (an ephemeral port), driven
+//! over HTTP like a client of PingOne would, with tokens made by the real `signet` commands.
+//! Every HTTP call has a timeout and every server is killed when its test ends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{signet_in, TempDir};
+use serde_json::{json, Value};
+
+const SECRET: &str = "app-1-secret-for-the-emulator-tests";
+const SEED_MESSAGE_PREFIX: &str =
+    "Approve this transfer of 1,000,000 USD to Charlie Parker, by entering this OTP: ";
+/// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn config(extra: &str) -> String {
+    format!(
+        r#"{extra}
+[[environment]]
+id = "env-1"
+region = "na"
+[[environment.application]]
+client_id = "app-1"
+name = "Test app"
+client_secret = "{SECRET}"
+redirect_uris = ["https://app.example/cb"]
+[[environment.application]]
+client_id = "app-off"
+client_secret = "{SECRET}"
+redirect_uris = ["https://app.example/cb"]
+enabled = false
+[[environment.user]]
+id = "user-1"
+username = "charlie"
+given_name = "Charlie"
+family_name = "Parker"
+email = "charlie@example.com"
+password = "Bird-1920"
+devices = [{{ id = "dev-1", type = "SMS", phone = "+15550100" }}]
+[[environment.user]]
+id = "user-2"
+username = "dizzy"
+password = "Bebop"
+devices = [{{ id = "dev-2", type = "PUSH" }}]
+[[environment.user]]
+id = "user-3"
+username = "miles"
+given_name = "Miles"
+email = "miles@example.com"
+password = "Kind-of-Blue"
+[[environment.user]]
+id = "user-4"
+username = "ella"
+email = "ella@example.com"
+devices = [{{ id = "dev-4a", type = "EMAIL" }}, {{ id = "dev-4b", type = "PUSH" }}]
+[[environment.template]]
+name = "transaction"
+delivery = "SMS"
+body = "Approve this transfer of ${{sum}} ${{currency}} to ${{recipient}}, by entering this OTP: ${{OTP}}"
+[[environment.template]]
+name = "transaction"
+delivery = "PUSH"
+body = "Approve ${{sum}} ${{currency}} to ${{recipient}}?"
+[[environment.template]]
+name = "transaction"
+variant = "high-value"
+delivery = "SMS"
+body = "HIGH VALUE ${{sum}} ${{currency}}: ${{OTP}}"
+"#
+    )
+}
+
+// --- the server ---
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: Option<TempDir>,
+}
+
+impl Server {
+    /// Starts `signet authz --config PATH --listen 127.0.0.1:0` and waits (at most 60 s) for
+    /// its "listening on" line.
+    fn start_file(path: &str, dir: Option<TempDir>) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_signet"))
+            .args(["authz", "--config", path, "--listen", "127.0.0.1:0"])
+            .env_remove("SIGNET_NOW")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn signet authz");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("signet authz did not say where it listens");
+            }
+        };
+        let base = line
+            .strip_prefix("signet authz listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        Server {
+            child,
+            base,
+            _dir: dir,
+        }
+    }
+
+    fn start(config_text: &str) -> Server {
+        let dir = TempDir::new();
+        let path = dir.write("authz.toml", config_text);
+        Server::start_file(&path, Some(dir))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn issuer(&self) -> String {
+        self.url("/env-1/as")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// --- HTTP ---
+
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    content_type: String,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The PingOne envelope's first detail: (code, target, message).
+    fn detail(&self) -> (String, String, String) {
+        let v = self.json();
+        assert!(v["id"].is_string(), "no id: {v}");
+        let d = &v["details"][0];
+        (
+            d["code"].as_str().unwrap_or_default().to_owned(),
+            d["target"].as_str().unwrap_or_default().to_owned(),
+            d["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn send(req: reqwest::blocking::RequestBuilder) -> Reply {
+    let r = req.send().expect("HTTP request");
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let location = header("location");
+    let content_type = header("content-type").unwrap_or_default();
+    let status = r.status().as_u16();
+    Reply {
+        status,
+        location,
+        content_type,
+        body: r.text().unwrap_or_default(),
+    }
+}
+
+fn get(url: &str) -> Reply {
+    send(client().get(url))
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn dec(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The parameters after `sep` ('?' or '#') in a URL.
+fn url_params(url: &str, sep: char) -> Vec<(String, String)> {
+    let (_, q) = url.split_once(sep).unwrap_or((url, ""));
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+fn post_form(url: &str, pairs: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
+    let mut req = client()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs));
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    send(req)
+}
+
+fn action(s: &Server, flow_id: &str, name: &str, body: Value) -> Reply {
+    send(
+        client()
+            .post(s.url(&format!("/env-1/flows/{flow_id}")))
+            .header(
+                "content-type",
+                format!("application/vnd.pingidentity.{name}+json"),
+            )
+            .body(body.to_string()),
+    )
+}
+
+fn authorize(s: &Server, pairs: &[(&str, &str)]) -> Reply {
+    get(&format!("{}?{}", s.url("/env-1/as/authorize"), form(pairs)))
+}
+
+/// A pi.flow authorize request with `extra` parameters.
+fn pi_flow(s: &Server, extra: &[(&str, &str)]) -> Reply {
+    let mut pairs = vec![
+        ("client_id", "app-1"),
+        ("response_type", "code"),
+        ("response_mode", "pi.flow"),
+    ];
+    pairs.extend_from_slice(extra);
+    authorize(s, &pairs)
+}
+
+fn outbox(s: &Server, flow_id: &str) -> Vec<Value> {
+    let r = get(&s.url(&format!("/env-1/emulator/outbox?flowId={flow_id}")));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json().as_array().cloned().unwrap()
+}
+
+fn redeem(s: &Server, code: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut pairs = vec![("grant_type", "authorization_code"), ("code", code)];
+    pairs.extend_from_slice(extra);
+    post_form(&s.url("/env-1/as/token"), &pairs, Some(("app-1", SECRET)))
+}
+
+// --- tokens, made by the real commands ---
+
+fn now() -> String {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
+/// Runs `signet ARGS` at the real time (or at `at`), asserts success, returns stdout trimmed.
+fn make_at(args: &[&str], at: &str) -> String {
+    let r = signet_in(None, args, None, &[("SIGNET_NOW", at)]);
+    assert_eq!(r.code, 0, "signet {args:?}: {}", r.stderr);
+    r.stdout.trim().to_owned()
+}
+
+fn make(args: &[&str]) -> String {
+    make_at(args, &now())
+}
+
+/// `signet request-object` for env-1/app-1 with `extra` flags.
+fn request_object(extra: &[&str]) -> String {
+    let mut args = vec!["request-object", "--env", "env-1", "--client-id", "app-1"];
+    if !extra.contains(&"--unsigned") && !extra.contains(&"--secret") {
+        args.extend(["--secret", SECRET]);
+    }
+    args.extend_from_slice(extra);
+    make(&args)
+}
+
+/// The seed's transaction request object.
+fn seed_request_object(extra: &[&str]) -> String {
+    let mut args = vec![
+        "--template",
+        "transaction",
+        "--var",
+        "sum=1,000,000",
+        "--var",
+        "currency=USD",
+        "--var",
+        "recipient=Charlie Parker",
+        "--context",
+        "alert.color=red",
+    ];
+    args.extend_from_slice(extra);
+    request_object(&args)
+}
+
+fn login_hint(user: &str) -> String {
+    make(&[
+        "login-hint",
+        "--env",
+        "env-1",
+        "--client-id",
+        "app-1",
+        "--secret",
+        SECRET,
+        "--user",
+        user,
+    ])
+}
+
+/// `signet verify --jwks {server}/env-1/as/jwks`: the verified claims.
+fn verify_id_token(s: &Server, token: &str) -> Value {
+    let jwks = s.url("/env-1/as/jwks");
+    let iss = s.issuer();
+    let r = signet_in(
+        None,
+        &[
+            "verify", token, "--jwks", &jwks, "--iss", &iss, "--aud", "app-1", "--alg", "RS256",
+        ],
+        None,
+        &[("SIGNET_NOW", &now())],
+    );
+    assert_eq!(r.code, 0, "signet verify: {}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+fn iso_millis(s: &str) -> bool {
+    // 2021-07-20T22:51:31.743Z
+    s.len() == 24 && s.ends_with('Z') && s.as_bytes()[10] == b'T' && s.as_bytes()[19] == b'.'
+}
+
+// --- the seed: transaction approval ---
+
+/// Drives a pi.flow through username/password and the SMS passcode; returns the completed flow.
+fn approve_by_sms(s: &Server, request: &str) -> (Value, Vec<Value>) {
+    let r = pi_flow(
+        s,
+        &[("request", request), ("state", "st-1"), ("nonce", "n-1")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.content_type.starts_with("application/hal+json"),
+        "{}",
+        r.content_type
+    );
+    let f = r.json();
+    assert_eq!(f["status"], "USERNAME_PASSWORD_REQUIRED");
+    let id = f["id"].as_str().unwrap().to_owned();
+    let r = action(
+        s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "charlie", "password": "Bird-1920"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = r.json();
+    assert_eq!(f["status"], "OTP_REQUIRED");
+    let sent = outbox(s, &id);
+    assert_eq!(sent.len(), 1);
+    let otp = sent[0]["otp"].as_str().unwrap().to_owned();
+    let r = action(s, &id, "otp.check", json!({ "otp": otp }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    (r.json(), sent)
+}
+
+#[test]
+fn seed_transaction_approval_by_sms_ends_in_a_verified_id_token() {
+    let s = Server::start(&config(""));
+    let ro = seed_request_object(&[]);
+    let r = pi_flow(&s, &[("request", &ro), ("state", "st-1"), ("nonce", "n-1")]);
+    let f = r.json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_eq!(f["environment"]["id"], "env-1");
+    assert_eq!(
+        f["_links"]["usernamePassword.check"]["href"],
+        s.url(&format!("/env-1/flows/{id}"))
+    );
+    assert_eq!(
+        f["resumeUrl"],
+        s.url(&format!("/env-1/as/resume?flowId={id}"))
+    );
+    assert_eq!(f["_embedded"]["application"]["name"], "Test app");
+    assert!(iso_millis(f["createdAt"].as_str().unwrap()), "{f}");
+    assert!(iso_millis(f["expiresAt"].as_str().unwrap()), "{f}");
+
+    let r = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "charlie", "password": "Bird-1920"}),
+    );
+    let f = r.json();
+    assert_eq!(f["status"], "OTP_REQUIRED", "{f}");
+    assert_eq!(
+        f["_embedded"]["devices"],
+        json!([{"id": "dev-1", "type": "SMS", "status": "ACTIVE", "phone": "*******00"}])
+    );
+    assert!(f["_links"]["otp.check"]["href"].is_string());
+    assert_eq!(f["selectedDevice"]["id"], "dev-1");
+
+    let sent = outbox(&s, &id);
+    assert_eq!(sent.len(), 1);
+    let n = &sent[0];
+    let otp = n["otp"].as_str().unwrap().to_owned();
+    assert_eq!(otp.len(), 6);
+    assert!(otp.bytes().all(|b| b.is_ascii_digit()));
+    assert_eq!(n["message"], format!("{SEED_MESSAGE_PREFIX}{otp}"));
+    assert_eq!(n["type"], "SMS");
+    assert_eq!(n["to"], "+15550100");
+    assert_eq!(n["deviceId"], "dev-1");
+    assert_eq!(n["flowId"], id.as_str());
+    assert_eq!(n["clientContext"], json!({"alert.color": "red"}));
+    assert!(iso_millis(n["createdAt"].as_str().unwrap()));
+
+    // A wrong passcode first: PingOne's envelope, attempts counted.
+    let wrong = if otp == "000000" { "111111" } else { "000000" };
+    let r = action(&s, &id, "otp.check", json!({ "otp": wrong }));
+    assert_eq!(r.status, 400);
+    let (code, target, _) = r.detail();
+    assert_eq!((code.as_str(), target.as_str()), ("INVALID_OTP", "otp"));
+    assert_eq!(r.json()["code"], "INVALID_DATA");
+    assert_eq!(r.json()["details"][0]["innerError"]["remainingAttempts"], 2);
+
+    let r = action(&s, &id, "otp.check", json!({ "otp": otp }));
+    let f = r.json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    assert_eq!(f["_embedded"]["user"]["username"], "charlie");
+    assert_eq!(f["authorizeResponse"]["state"], "st-1");
+    let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+
+    let r = redeem(&s, &code, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert_eq!(t["token_type"], "Bearer");
+    let claims = verify_id_token(&s, t["id_token"].as_str().unwrap());
+    assert_eq!(claims["iss"], s.issuer());
+    assert_eq!(claims["sub"], "user-1");
+    assert_eq!(claims["aud"], "app-1");
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["acr"], "Multi_Factor");
+    assert_eq!(claims["amr"], json!(["pwd", "sms", "otp", "mfa"]));
+    assert_eq!(claims["pi.template"], json!({"name": "transaction"}));
+    assert!(claims["auth_time"].is_i64() && claims["iat"].is_i64() && claims["exp"].is_i64());
+
+    // Codes are single use.
+    let r = redeem(&s, &code, &[]);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_grant");
+
+    // The access token opens userinfo.
+    let r = send(
+        client()
+            .get(s.url("/env-1/as/userinfo"))
+            .bearer_auth(t["access_token"].as_str().unwrap()),
+    );
+    assert_eq!((r.status, r.json()), (200, json!({"sub": "user-1"})));
+}
+
+#[test]
+fn a_variant_picks_its_content() {
+    let s = Server::start(&config(""));
+    let ro = seed_request_object(&["--variant", "HIGH-VALUE"]);
+    let (f, sent) = approve_by_sms(&s, &ro);
+    let otp = sent[0]["otp"].as_str().unwrap();
+    assert_eq!(
+        sent[0]["message"],
+        format!("HIGH VALUE 1,000,000 USD: {otp}")
+    );
+    let code = f["authorizeResponse"]["code"].as_str().unwrap();
+    let t = redeem(&s, code, &[]).json();
+    let claims = verify_id_token(&s, t["id_token"].as_str().unwrap());
+    assert_eq!(
+        claims["pi.template"],
+        json!({"name": "transaction", "variant": "HIGH-VALUE"})
+    );
+}
+
+#[test]
+fn push_approval_completes_the_transaction() {
+    let s = Server::start(&config(""));
+    // The request object names the user (sub), so no password is asked.
+    let ro = seed_request_object(&["--sub", "dizzy"]);
+    let f = pi_flow(&s, &[("request", &ro)]).json();
+    assert_eq!(f["status"], "PUSH_CONFIRMATION_REQUIRED", "{f}");
+    assert!(f["_links"]["cancel.push.authentication"].is_object());
+    let id = f["id"].as_str().unwrap().to_owned();
+    let sent = outbox(&s, &id);
+    assert_eq!(sent[0]["type"], "PUSH");
+    assert_eq!(
+        sent[0]["message"],
+        "Approve 1,000,000 USD to Charlie Parker?"
+    );
+    assert_eq!(sent[0]["clientContext"], json!({"alert.color": "red"}));
+    assert_eq!(sent[0]["otp"], Value::Null);
+    // Still waiting: polling shows the same status.
+    let f = get(&s.url(&format!("/env-1/flows/{id}"))).json();
+    assert_eq!(f["status"], "PUSH_CONFIRMATION_REQUIRED");
+
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{id}/approve"))));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = r.json();
+    assert_eq!(f["status"], "COMPLETED");
+    let code = f["authorizeResponse"]["code"].as_str().unwrap();
+    let t = redeem(&s, code, &[]).json();
+    let claims = verify_id_token(&s, t["id_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "user-2");
+    assert_eq!(claims["amr"], json!(["swk", "user"]));
+    assert_eq!(claims["pi.template"]["name"], "transaction");
+    // Approving twice is not possible.
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{id}/approve"))));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "REQUEST_FAILED");
+}
+
+#[test]
+fn push_denial_fails_the_flow() {
+    let s = Server::start(&config(""));
+    let ro = seed_request_object(&["--sub", "user-2"]);
+    let id = pi_flow(&s, &[("request", &ro)]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{id}/deny"))));
+    let f = r.json();
+    assert_eq!(f["status"], "FAILED");
+    assert_eq!(f["error"]["code"], "access_denied");
+    assert!(f.get("authorizeResponse").is_none());
+    let f = get(&s.url(&format!("/env-1/as/resume?flowId={id}"))).json();
+    assert_eq!(f["status"], "FAILED");
+}
+
+#[test]
+fn login_hint_tokens_name_the_user_by_id_or_username() {
+    let s = Server::start(&config(""));
+    // By id, a user without devices: completed at once.
+    let f = pi_flow(
+        &s,
+        &[("login_hint_token", &login_hint("user-3")), ("state", "a")],
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    assert_eq!(f["authorizeResponse"]["state"], "a");
+    let code = f["authorizeResponse"]["code"].as_str().unwrap();
+    let t = redeem(&s, code, &[]).json();
+    let claims = verify_id_token(&s, t["id_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "user-3");
+    assert_eq!(claims["acr"], "Single_Factor");
+    assert!(
+        claims.get("pi.template").is_none(),
+        "no transaction was approved"
+    );
+
+    // By username, with an SMS device: straight to the passcode, no password.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("charlie"))]).json();
+    assert_eq!(f["status"], "OTP_REQUIRED", "{f}");
+    assert_eq!(f["_embedded"]["user"]["id"], "user-1");
+    let id = f["id"].as_str().unwrap();
+    let sent = outbox(&s, id);
+    assert_eq!(
+        sent[0]["message"],
+        format!("Your passcode is {}", sent[0]["otp"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn several_devices_are_selected_and_push_can_be_cancelled() {
+    let s = Server::start(&config(""));
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("ella"))]).json();
+    assert_eq!(f["status"], "DEVICE_SELECTION_REQUIRED", "{f}");
+    assert_eq!(f["_embedded"]["devices"][0]["email"], "e*****@example.com");
+    assert_eq!(f["_embedded"]["devices"][1]["type"], "PUSH");
+    let id = f["id"].as_str().unwrap().to_owned();
+    let f = action(
+        &s,
+        &id,
+        "device.select",
+        json!({"device": {"id": "dev-4b"}}),
+    )
+    .json();
+    assert_eq!(f["status"], "PUSH_CONFIRMATION_REQUIRED");
+    let f = action(
+        &s,
+        &id,
+        "cancel.push.authentication",
+        json!({"reason": "CHANGE_DEVICE"}),
+    )
+    .json();
+    assert_eq!(f["status"], "DEVICE_SELECTION_REQUIRED");
+    let f = action(
+        &s,
+        &id,
+        "device.select",
+        json!({"device": {"id": "dev-4a"}}),
+    )
+    .json();
+    assert_eq!(f["status"], "OTP_REQUIRED");
+    let sent = outbox(&s, &id);
+    let email = sent.last().unwrap();
+    assert_eq!(
+        (email["type"].as_str(), email["to"].as_str()),
+        (Some("EMAIL"), Some("ella@example.com"))
+    );
+    let f = action(&s, &id, "otp.check", json!({"otp": email["otp"]})).json();
+    assert_eq!(f["status"], "COMPLETED");
+}
+
+#[test]
+fn redirect_mode_resumes_to_the_client_and_pkce_s256_is_checked() {
+    let s = Server::start(&config(""));
+    let start = |state: &str| {
+        let r = authorize(
+            &s,
+            &[
+                ("client_id", "app-1"),
+                ("response_type", "code"),
+                ("redirect_uri", "https://app.example/cb"),
+                ("scope", "openid profile email"),
+                ("state", state),
+                ("nonce", "n-9"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        assert_eq!(r.status, 302, "{}", r.body);
+        let location = r.location.unwrap();
+        assert!(
+            location.starts_with(&s.url("/env-1/signon/?flowId=")),
+            "{location}"
+        );
+        let id = param(&url_params(&location, '?'), "flowId").unwrap();
+        let f = action(
+            &s,
+            &id,
+            "usernamePassword.check",
+            json!({"username": "miles", "password": "Kind-of-Blue"}),
+        )
+        .json();
+        assert_eq!(f["status"], "COMPLETED");
+        assert!(
+            f.get("authorizeResponse").is_none(),
+            "redirect modes answer at resume"
+        );
+        let r = get(&s.url(&format!("/env-1/as/resume?flowId={id}")));
+        assert_eq!(r.status, 302, "{}", r.body);
+        let location = r.location.unwrap();
+        assert!(
+            location.starts_with("https://app.example/cb?"),
+            "{location}"
+        );
+        let p = url_params(&location, '?');
+        assert_eq!(param(&p, "state").as_deref(), Some(state));
+        // The flow ended at resume.
+        assert_eq!(
+            get(&s.url(&format!("/env-1/as/resume?flowId={id}"))).status,
+            404
+        );
+        param(&p, "code").unwrap()
+    };
+    let code = start("xyz");
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://app.example/cb"),
+            ("code_verifier", VERIFIER),
+            ("client_id", "app-1"),
+            ("client_secret", SECRET),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    let claims = verify_id_token(&s, t["id_token"].as_str().unwrap());
+    assert_eq!(claims["nonce"], "n-9");
+    assert_eq!(claims["given_name"], "Miles");
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    let info = send(
+        client()
+            .get(s.url("/env-1/as/userinfo"))
+            .bearer_auth(t["access_token"].as_str().unwrap()),
+    )
+    .json();
+    assert_eq!(info["email"], "miles@example.com");
+    assert_eq!(info["preferred_username"], "miles");
+
+    // PKCE mismatch.
+    let code = start("second");
+    let r = redeem(
+        &s,
+        &code,
+        &[
+            ("redirect_uri", "https://app.example/cb"),
+            ("code_verifier", &"x".repeat(43)),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    let e = r.json();
+    assert_eq!(e["error"], "invalid_grant");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("code_challenge"),
+        "{e}"
+    );
+    // ... and the code was used up by that attempt.
+    let r = redeem(
+        &s,
+        &code,
+        &[
+            ("redirect_uri", "https://app.example/cb"),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(r.json()["error"], "invalid_grant");
+}
+
+#[test]
+fn fragment_and_form_post_carry_the_code() {
+    let s = Server::start(&config(""));
+    let lht = login_hint("miles");
+    let base = [
+        ("client_id", "app-1"),
+        ("response_type", "code"),
+        ("redirect_uri", "https://app.example/cb"),
+        ("state", "s<&>"),
+        ("login_hint_token", lht.as_str()),
+    ];
+    let mut frag = base.to_vec();
+    frag.push(("response_mode", "fragment"));
+    let r = authorize(&s, &frag);
+    assert_eq!(r.status, 302);
+    let location = r.location.unwrap();
+    assert!(
+        location.starts_with("https://app.example/cb#"),
+        "{location}"
+    );
+    let p = url_params(&location, '#');
+    assert_eq!(param(&p, "state").as_deref(), Some("s<&>"));
+    assert!(param(&p, "code").is_some());
+
+    let mut post = base.to_vec();
+    post.push(("response_mode", "form_post"));
+    let r = post_form(&s.url("/env-1/as/authorize"), &post, None);
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("text/html"));
+    assert!(
+        r.body.contains("action=\"https://app.example/cb\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("name=\"code\""));
+    assert!(r.body.contains("value=\"s&lt;&amp;&gt;\""), "{}", r.body);
+}
+
+// --- refusals, each in PingOne's shape ---
+
+/// Asserts a 400 envelope whose first detail has this target and a message containing `want`.
+fn assert_refused(r: &Reply, target: &str, want: &str) {
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.content_type.starts_with("application/json"));
+    let v = r.json();
+    assert_eq!(v["code"], "INVALID_DATA", "{v}");
+    assert_eq!(
+        v["message"],
+        "The request could not be completed. One or more validation errors were in the request."
+    );
+    let (_, t, message) = r.detail();
+    assert_eq!(t, target, "{v}");
+    assert!(message.contains(want), "want {want:?} in {message:?}");
+}
+
+#[test]
+fn request_objects_are_refused_for_each_rule() {
+    let s = Server::start(&config(""));
+    let check = |ro: &str, want: &str| {
+        assert_refused(&pi_flow(&s, &[("request", ro)]), "request", want);
+    };
+    check(
+        &request_object(&["--unsigned"]),
+        "unsigned request object refused: the application does not support unsigned request objects (supportUnsignedRequestObject is false)",
+    );
+    check(
+        &request_object(&["--secret", "not-the-client-secret-at-all-32b!"]),
+        "request object signature does not verify with the client secret",
+    );
+    check(
+        &request_object(&["--region", "eu"]),
+        "aud is \"https://auth.pingone.eu/env-1/as\", expected one of",
+    );
+    // Made a year ago (the shared test clock), five minutes of life: long expired.
+    let old = make_at(
+        &[
+            "request-object",
+            "--env",
+            "env-1",
+            "--client-id",
+            "app-1",
+            "--secret",
+            SECRET,
+        ],
+        common::NOW,
+    );
+    check(&old, "request object: exp is in the past (expired");
+    check(
+        &request_object(&["--sub", "nobody"]),
+        "request object sub \"nobody\" matches no user",
+    );
+    check(
+        &request_object(&["--template", "wire"]),
+        "pi.template: unknown template \"wire\"",
+    );
+    check(
+        &request_object(&[
+            "--template",
+            "transaction",
+            "--var",
+            "sum=5",
+            "--var",
+            "currency=EUR",
+        ]),
+        "uses ${recipient}, which pi.template.variables does not supply",
+    );
+    check(
+        &seed_request_object(&["--variant", "low-value"]),
+        "template \"transaction\" has no variant \"low-value\"",
+    );
+    // The PingOne issuer of the region and this server's issuer are both accepted.
+    let local = make(&[
+        "sign",
+        "--alg",
+        "HS256",
+        "--secret",
+        SECRET,
+        "--iss",
+        "app-1",
+        "--aud",
+        &s.issuer(),
+    ]);
+    assert_eq!(pi_flow(&s, &[("request", &local)]).status, 200);
+}
+
+#[test]
+fn login_hint_tokens_are_refused_for_each_rule() {
+    let s = Server::start(&config(""));
+    let check = |lht: &str, want: &str| {
+        assert_refused(
+            &pi_flow(&s, &[("login_hint_token", lht)]),
+            "login_hint_token",
+            want,
+        );
+    };
+    let aud = "https://auth.pingone.com/env-1/as";
+    let cty = make(&[
+        "sign",
+        "--alg",
+        "HS256",
+        "--secret",
+        SECRET,
+        "--header",
+        "cty=JWT",
+        "--iss",
+        "app-1",
+        "--sub",
+        "user-1",
+        "--aud",
+        aud,
+        "--expires-in",
+        "1h",
+    ]);
+    check(
+        &cty,
+        "login_hint_token: header member cty is not allowed: PingOne supports no nested signing or encryption here",
+    );
+    check(
+        &login_hint("nobody"),
+        "login_hint_token sub \"nobody\" matches no user (by id or by username)",
+    );
+    let other = make(&[
+        "login-hint",
+        "--env",
+        "env-1",
+        "--client-id",
+        "app-1",
+        "--secret",
+        "another-secret-that-is-long-enough",
+        "--user",
+        "user-1",
+    ]);
+    check(
+        &other,
+        "login_hint_token signature does not verify with the client secret",
+    );
+    let expired = make_at(
+        &[
+            "login-hint",
+            "--env",
+            "env-1",
+            "--client-id",
+            "app-1",
+            "--secret",
+            SECRET,
+            "--user",
+            "user-1",
+        ],
+        common::NOW,
+    );
+    check(&expired, "login_hint_token: exp is in the past");
+}
+
+#[test]
+fn a_disabled_application_is_refused() {
+    let s = Server::start(&config(""));
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-off"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ],
+    );
+    assert_refused(&r, "client_id", "application \"app-off\" is disabled");
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "ghost"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ],
+    );
+    assert_refused(&r, "client_id", "application \"ghost\" does not exist");
+}
+
+#[test]
+fn redirect_mode_errors_go_back_to_the_client() {
+    let s = Server::start(&config(""));
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-1"),
+            ("response_type", "code"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("state", "st"),
+            ("request", &request_object(&["--unsigned"])),
+        ],
+    );
+    assert_eq!(r.status, 302);
+    let p = url_params(&r.location.unwrap(), '?');
+    assert_eq!(
+        param(&p, "error").as_deref(),
+        Some("invalid_request_object")
+    );
+    assert!(param(&p, "error_description")
+        .unwrap()
+        .contains("supportUnsignedRequestObject"));
+    assert_eq!(param(&p, "state").as_deref(), Some("st"));
+    // An unregistered redirect URI is never redirected to.
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-1"),
+            ("response_type", "code"),
+            ("redirect_uri", "https://evil.example/cb"),
+        ],
+    );
+    assert_refused(&r, "redirect_uri", "is not registered");
+    // A failed flow resumes to the client with access_denied.
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-1"),
+            ("response_type", "code"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("state", "s2"),
+            ("login_hint_token", &login_hint("dizzy")),
+        ],
+    );
+    let id = param(&url_params(&r.location.unwrap(), '?'), "flowId").unwrap();
+    send(client().post(s.url(&format!("/env-1/emulator/push/{id}/deny"))));
+    let r = get(&s.url(&format!("/env-1/as/resume?flowId={id}")));
+    let p = url_params(&r.location.unwrap(), '?');
+    assert_eq!(param(&p, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&p, "state").as_deref(), Some("s2"));
+}
+
+#[test]
+fn three_wrong_passcodes_fail_the_flow() {
+    let s = Server::start(&config(""));
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("user-1"))]).json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    let otp = outbox(&s, &id)[0]["otp"].as_str().unwrap().to_owned();
+    let wrong = if otp == "999999" { "888888" } else { "999999" };
+    for remaining in [2, 1, 0] {
+        let r = action(&s, &id, "otp.check", json!({ "otp": wrong }));
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.json()["details"][0]["innerError"]["remainingAttempts"],
+            remaining
+        );
+    }
+    let f = get(&s.url(&format!("/env-1/flows/{id}"))).json();
+    assert_eq!(f["status"], "FAILED");
+    // The right passcode is too late now.
+    let r = action(&s, &id, "otp.check", json!({ "otp": otp }));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "REQUEST_FAILED");
+}
+
+#[test]
+fn an_idle_flow_expires_into_a_404() {
+    let s = Server::start(&config("flow_idle_timeout_seconds = 1"));
+    let f = pi_flow(&s, &[]).json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_eq!(get(&s.url(&format!("/env-1/flows/{id}"))).status, 200);
+    std::thread::sleep(Duration::from_millis(2500));
+    for url in [
+        s.url(&format!("/env-1/flows/{id}")),
+        s.url(&format!("/env-1/as/resume?flowId={id}")),
+    ] {
+        let r = get(&url);
+        assert_eq!(r.status, 404, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["code"], "NOT_FOUND");
+        let (_, target, message) = r.detail();
+        assert_eq!(target, "flowId");
+        assert!(message.contains("has expired"), "{message}");
+    }
+    let r = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "x"}),
+    );
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn token_endpoint_errors_are_oauth_errors() {
+    let s = Server::start(&config(""));
+    let token = s.url("/env-1/as/token");
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("miles"))]).json();
+    let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+    let cases: Vec<(Reply, u16, &str)> = vec![
+        (
+            post_form(
+                &token,
+                &[("grant_type", "authorization_code"), ("code", &code)],
+                Some(("app-1", "wrong")),
+            ),
+            401,
+            "invalid_client",
+        ),
+        (
+            post_form(
+                &token,
+                &[("grant_type", "authorization_code"), ("code", &code)],
+                None,
+            ),
+            401,
+            "invalid_client",
+        ),
+        (
+            post_form(
+                &token,
+                &[("grant_type", "password")],
+                Some(("app-1", SECRET)),
+            ),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            post_form(
+                &token,
+                &[("grant_type", "authorization_code")],
+                Some(("app-1", SECRET)),
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            post_form(
+                &token,
+                &[("grant_type", "authorization_code"), ("code", "made-up")],
+                Some(("app-1", SECRET)),
+            ),
+            400,
+            "invalid_grant",
+        ),
+    ];
+    for (r, status, error) in cases {
+        assert_eq!(
+            (r.status, r.json()["error"].as_str().unwrap()),
+            (status, error),
+            "{}",
+            r.body
+        );
+    }
+    // The code survived the failed client authentications.
+    assert_eq!(redeem(&s, &code, &[]).status, 200);
+}
+
+#[test]
+fn bad_input_gets_json_errors_and_the_server_keeps_serving() {
+    let s = Server::start(&config("max_flows = 3"));
+    let flow = pi_flow(&s, &[]).json()["id"].as_str().unwrap().to_owned();
+    let bad: Vec<Reply> = vec![
+        get(&s.url("/nope/as/authorize?client_id=app-1")),
+        get(&s.url("/env-1/nothing/here")),
+        send(client().delete(s.url("/env-1/as/jwks"))),
+        get(&s.url("/env-1/as/authorize?client_id=app-1&client_id=app-1")),
+        get(&s.url("/env-1/as/authorize")),
+        get(&s.url("/env-1/as/authorize?client_id=app-1&response_type=code&response_mode=pi.flow&request=not.a.jwt")),
+        get(&s.url("/env-1/as/authorize?client_id=app-1&response_type=code&response_mode=nope")),
+        get(&s.url("/env-1/flows/no-such-flow")),
+        action(&s, &flow, "user.register", json!({})),
+        action(&s, &flow, "otp.check", json!({"otp": "1"})),
+        action(&s, &flow, "usernamePassword.check", json!({"password": 5})),
+        send(client().post(s.url(&format!("/env-1/flows/{flow}"))).header("content-type", "application/vnd.pingidentity.otp.check+json").body("{not json")),
+        send(client().post(s.url(&format!("/env-1/flows/{flow}"))).header("content-type", "application/vnd.pingidentity.otp.check+json").body(vec![b'x'; 300 * 1024])),
+        send(client().post(s.url("/env-1/as/authorize")).body("client_id=app-1")),
+        get(&s.url("/env-1/as/resume")),
+        send(client().get(s.url("/env-1/as/userinfo")).bearer_auth("garbage")),
+        get(&s.url("/env-1/emulator/outbox/../../x")),
+        send(client().post(s.url("/env-1/emulator/push/x/maybe"))),
+    ];
+    for r in &bad {
+        assert!(r.status >= 400, "{} {}", r.status, r.body);
+        let v = r.json();
+        assert!(
+            v["id"].is_string() && v["code"].is_string() && v["message"].is_string(),
+            "{v}"
+        );
+    }
+    // Over max_flows the least recently used flow goes; the server keeps answering.
+    let first = pi_flow(&s, &[]).json()["id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        assert_eq!(pi_flow(&s, &[]).status, 200);
+    }
+    assert_eq!(get(&s.url(&format!("/env-1/flows/{first}"))).status, 404);
+    let r = get(&s.url("/env-1/as/jwks"));
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn discovery_and_jwks_describe_the_issuer() {
+    let s = Server::start(&config(""));
+    let d = get(&s.url("/env-1/as/.well-known/openid-configuration")).json();
+    assert_eq!(d["issuer"], s.issuer());
+    assert_eq!(d["authorization_endpoint"], s.url("/env-1/as/authorize"));
+    assert_eq!(d["token_endpoint"], s.url("/env-1/as/token"));
+    assert_eq!(d["userinfo_endpoint"], s.url("/env-1/as/userinfo"));
+    assert_eq!(d["jwks_uri"], s.url("/env-1/as/jwks"));
+    assert!(d["response_modes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("pi.flow")));
+    let jwks = get(&s.url("/env-1/as/jwks")).json();
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["alg"].as_str(),
+            key["use"].as_str()
+        ),
+        (Some("RSA"), Some("RS256"), Some("sig"))
+    );
+    let parsed = jose::Key::from_jwk(key.as_object().unwrap()).unwrap();
+    assert_eq!(
+        key["kid"].as_str(),
+        Some(parsed.thumbprint().as_str()),
+        "kid = RFC 7638 thumbprint"
+    );
+    // OIDC discovery through the real CLI: `signet verify --issuer`.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("miles"))]).json();
+    let t = redeem(&s, f["authorizeResponse"]["code"].as_str().unwrap(), &[]).json();
+    let r = signet_in(
+        None,
+        &[
+            "verify",
+            t["id_token"].as_str().unwrap(),
+            "--issuer",
+            &s.issuer(),
+        ],
+        None,
+        &[("SIGNET_NOW", &now())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn the_shipped_example_config_runs_the_seed_flow() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/authz.toml");
+    let s = Server::start_file(path, None);
+    let ro = make(&[
+        "request-object",
+        "--env",
+        "env-1",
+        "--client-id",
+        "app-1",
+        "--secret",
+        "app-1-secret-change-me-0123456789",
+        "--template",
+        "transaction",
+        "--var",
+        "sum=1,000,000",
+        "--var",
+        "currency=USD",
+        "--var",
+        "recipient=Charlie Parker",
+        "--context",
+        "alert.color=red",
+    ]);
+    let f = pi_flow(&s, &[("request", &ro)]).json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    let f = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "charlie", "password": "Bird-1920"}),
+    )
+    .json();
+    assert_eq!(f["status"], "OTP_REQUIRED", "{f}");
+    let sent = outbox(&s, &id);
+    let otp = sent[0]["otp"].as_str().unwrap().to_owned();
+    assert_eq!(sent[0]["message"], format!("{SEED_MESSAGE_PREFIX}{otp}"));
+    let f = action(&s, &id, "otp.check", json!({ "otp": otp })).json();
+    let code = f["authorizeResponse"]["code"].as_str().unwrap();
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "authorization_code"), ("code", code)],
+        Some(("app-1", "app-1-secret-change-me-0123456789")),
+    );
+    let claims = verify_id_token(&s, r.json()["id_token"].as_str().unwrap());
+    assert_eq!(claims["pi.template"]["name"], "transaction");
+}
+
+/// Runs `signet authz --config PATH` expecting it to exit (killed after 30 s if it does not).
+fn authz_exit(path: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["authz", "--config", path, "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_configs_exit_2_naming_the_problem() {
+    let dir = TempDir::new();
+    let cases = [
+        (config("").replace("region = \"na\"", "region = \"mars\""), "environment \"env-1\": region: unknown region \"mars\""),
+        (config("").replace("type = \"PUSH\"", "type = \"PIGEON\""), "device \"dev-2\": type \"PIGEON\" is not one of SMS, EMAIL, PUSH"),
+        (config("flow_idle_timeout_seconds = 0"), "flow_idle_timeout_seconds: must be at least 1"),
+        (config("").replace("${OTP}", "${OTP"), "template \"transaction\": body: unterminated ${"),
+        ("[[environment]]\nid = \"e\"\n[[environment.application]]\nclient_id = \"a\"\nclient_secret = \"s\"\nsupport_unsigned_request_object = true\nrequire_signed_request_object = true\n".to_owned(), "application \"a\": support_unsigned_request_object and require_signed_request_object cannot both be true"),
+        ("this is = not toml".to_owned(), "not valid TOML"),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("c{i}.toml"), text);
+        let (code, stdout, stderr) = authz_exit(&path);
+        assert_eq!(code, 2, "{text}\n{stderr}");
+        assert!(stderr.contains(want), "want {want:?}: {stderr}");
+        assert!(stdout.is_empty());
+    }
+    let (code, _, stderr) = authz_exit("/no/such/file.toml");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot read the file"), "{stderr}");
+}

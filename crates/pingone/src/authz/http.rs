@@ -561,6 +561,12 @@ fn path_error(e: &PathRejection) -> ApiError {
     ApiError::invalid_value("path", format!("the path cannot be read: {e}"))
 }
 
+/// The environment named by a `/{envId}/...` path.
+fn env_at(s: &Shared, path: Result<Path<String>, PathRejection>) -> Result<&EnvState, ApiError> {
+    path.map_err(|e| path_error(&e))
+        .and_then(|Path(env)| s.env(&env))
+}
+
 // --- handlers ---
 
 type St = State<Arc<Shared>>;
@@ -876,20 +882,14 @@ async fn userinfo(
 }
 
 async fn jwks(State(s): St, path: Result<Path<String>, PathRejection>) -> Response {
-    match path
-        .map_err(|e| path_error(&e))
-        .and_then(|Path(env)| s.env(&env).map(|st| st.jwks.clone()))
-    {
+    match env_at(&s, path).map(|st| st.jwks.clone()) {
         Ok(v) => json_response(200, "application/json", &v),
         Err(e) => envelope(&e),
     }
 }
 
 async fn discovery(State(s): St, path: Result<Path<String>, PathRejection>) -> Response {
-    match path
-        .map_err(|e| path_error(&e))
-        .and_then(|Path(env)| s.env(&env).map(|st| view::discovery(&st.urls)))
-    {
+    match env_at(&s, path).map(|st| view::discovery(&st.urls)) {
         Ok(v) => json_response(200, "application/json", &v),
         Err(e) => envelope(&e),
     }
@@ -900,10 +900,7 @@ async fn outbox(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let st = match path
-        .map_err(|e| path_error(&e))
-        .and_then(|Path(env)| s.env(&env))
-    {
+    let st = match env_at(&s, path) {
         Ok(st) => st,
         Err(e) => return envelope(&e),
     };
@@ -925,10 +922,7 @@ async fn signon(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let st = match path
-        .map_err(|e| path_error(&e))
-        .and_then(|Path(env)| s.env(&env))
-    {
+    let st = match env_at(&s, path) {
         Ok(st) => st,
         Err(e) => return envelope(&e),
     };

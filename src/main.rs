@@ -44,7 +44,7 @@ enum Command {
     RequestObject(request_object::RequestObjectArgs),
     /// Run a local PingOne-style authorization server (authorize, flows, token, JWKS)
     Authz(authz::AuthzArgs),
-    /// Run the PingAccess-style identity-mapping gateway (for now: --check a configuration)
+    /// Run the PingAccess-style identity-mapping gateway (reverse proxy), or --check a configuration
     Gateway(gateway::GatewayArgs),
     /// jwtgen 2.2.0 compatibility: same flags, same output, byte for byte
     #[command(disable_help_flag = true)]

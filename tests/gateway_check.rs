@@ -239,16 +239,13 @@ fn a_keyset_of_another_algorithm_is_reported() {
 }
 
 #[test]
-fn without_check_it_says_the_proxy_is_not_built_yet() {
+fn without_check_it_serves_the_configuration() {
     let (_dir, config) = example_dir();
-    let r = signet(&["gateway", "--config", &config]);
-    assert_eq!(r.code, 2);
-    assert_eq!(r.stdout, "");
-    assert!(
-        r.stderr.contains("the gateway proxy is not built yet"),
-        "{}",
-        r.stderr
+    let (_gateway, addr) = common::spawn_server(
+        &["gateway", "--config", &config, "--listen", "127.0.0.1:0"],
+        "signet gateway listening on ",
     );
+    assert!(addr.starts_with("http://127.0.0.1:"), "{addr}");
 }
 
 #[test]

@@ -199,6 +199,14 @@ pub struct Application {
     pub backend: String,
     pub session: Session,
     pub identity_mapping: Option<String>,
+    /// How long the backend may take to accept a connection and send its response headers
+    /// (seconds; default 30). Past it the client gets a JSON 504.
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+}
+
+fn default_timeout_seconds() -> u64 {
+    30
 }
 
 /// Where an application's user attributes come from.

@@ -6,7 +6,9 @@
 //!   dot notation);
 //! - [`token`]: registered claims, the client-certificate chain claim, signing;
 //! - [`keyset`]: the signing keys in a file shared by replicas, rolled by the clock, and the JWKS;
-//! - [`cache`]: signed JWTs reused per mapping, attributes and signing key.
+//! - [`cache`]: signed JWTs reused per mapping, attributes and signing key;
+//! - [`proxy`]: the streaming reverse proxy (routing, headers, sessions, JWKS, metrics);
+//! - [`tls`]: the HTTPS listener with optional client certificates.
 //!
 //! The semantics are documented in this crate's `README.md`.
 #![forbid(unsafe_code)]
@@ -17,6 +19,8 @@ pub mod config;
 #[path = "mapping.rs"]
 pub mod identity_mapping;
 pub mod keyset;
+pub mod proxy;
+pub mod tls;
 pub mod token;
 
 pub use cache::{CacheKey, ClaimsDigest, JwtCache};

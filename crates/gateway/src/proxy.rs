@@ -1,0 +1,878 @@
+//! The reverse proxy: routing by context root, header rewriting, sessions, identity mapping,
+//! JWKS, heartbeat and metrics. Handlers are thin; the decisions are plain functions below.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Map, Value};
+
+use crate::cache::{self, CacheKey, JwtCache};
+use crate::config::{Config, Session};
+use crate::identity_mapping::{self, Mapping};
+use crate::keyset::Keyset;
+use crate::token::{self, TokenProfile};
+
+/// The response body: a streamed backend body or a small generated one.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Why a configuration cannot become a routing table.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("application {app:?}: backend {backend:?} is not an http:// URL with a host")]
+    Backend { app: String, backend: String },
+    #[error("application {app:?}: identity_mapping {mapping:?} is not defined")]
+    UnknownMapping { app: String, mapping: String },
+    #[error("identity_mapping {mapping:?}: {message}")]
+    Mapping { mapping: String, message: String },
+    #[error("application {app:?}: session {session} is not supported yet")]
+    UnsupportedSession { app: String, session: &'static str },
+    #[error("application {app:?}: session api needs [api_session] and its JWK Set")]
+    NoApiSession { app: String },
+}
+
+/// One identity mapping, compiled.
+pub struct MappingRuntime {
+    pub mapping: Mapping,
+    pub profile: TokenProfile,
+    pub header: HeaderName,
+    pub bearer: bool,
+    pub cache: bool,
+}
+
+/// One application, ready to route.
+pub struct Route {
+    pub name: String,
+    pub context_root: String,
+    pub scheme: hyper::http::uri::Scheme,
+    pub authority: hyper::http::uri::Authority,
+    pub session: Session,
+    pub mapping: Option<Arc<MappingRuntime>>,
+    pub timeout: Duration,
+}
+
+/// The upstream issuer's verifier for `api` sessions.
+pub struct ApiVerifier {
+    verifier: RwLock<Arc<jose::Verifier>>,
+    pub validation: jose::Validation,
+}
+
+impl ApiVerifier {
+    pub fn new(keys: jose::KeySet, validation: jose::Validation) -> ApiVerifier {
+        ApiVerifier {
+            verifier: RwLock::new(Arc::new(jose::Verifier::new(keys))),
+            validation,
+        }
+    }
+
+    /// The current verifier.
+    pub fn verifier(&self) -> Arc<jose::Verifier> {
+        self.verifier
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the upstream keys (a JWK Set URL re-fetched).
+    pub fn set_keys(&self, keys: jose::KeySet) {
+        *self
+            .verifier
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(jose::Verifier::new(keys));
+    }
+}
+
+/// Everything a configuration decides; swapped as a whole on reload.
+pub struct Routes {
+    pub routes: Vec<Route>,
+    pub api: Option<ApiVerifier>,
+    pub cache: JwtCache,
+}
+
+impl Routes {
+    /// Compiles a checked configuration. `upstream_keys` is the `[api_session]` JWK Set.
+    pub fn build(
+        config: &Config,
+        upstream_keys: Option<jose::KeySet>,
+    ) -> Result<Routes, BuildError> {
+        let mut mappings: BTreeMap<&str, Arc<MappingRuntime>> = BTreeMap::new();
+        for m in &config.identity_mappings {
+            let err = |message: String| BuildError::Mapping {
+                mapping: m.name.clone(),
+                message,
+            };
+            let mapping = Mapping::compile(m).map_err(|errors| {
+                err(errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            })?;
+            let profile =
+                TokenProfile::from_config(&config.auth_token, m).map_err(|e| err(e.to_string()))?;
+            let header = if m.map_as_bearer_token {
+                header::AUTHORIZATION
+            } else {
+                let name = m.header_name.as_deref().unwrap_or("");
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| err(format!("header_name {name:?} is not a header name")))?
+            };
+            mappings.insert(
+                &m.name,
+                Arc::new(MappingRuntime {
+                    mapping,
+                    profile,
+                    header,
+                    bearer: m.map_as_bearer_token,
+                    cache: m.cache_jwt,
+                }),
+            );
+        }
+        let api = match (&config.api_session, upstream_keys) {
+            (Some(s), Some(keys)) => Some(ApiVerifier::new(
+                keys,
+                jose::Validation {
+                    issuers: vec![s.issuer.clone()],
+                    audiences: vec![s.audience.clone()],
+                    ..jose::Validation::default()
+                },
+            )),
+            _ => None,
+        };
+        let mut routes = Vec::new();
+        for app in &config.applications {
+            let (scheme, authority) =
+                backend_base(&app.backend).ok_or_else(|| BuildError::Backend {
+                    app: app.name.clone(),
+                    backend: app.backend.clone(),
+                })?;
+            match app.session {
+                Session::Web => {
+                    return Err(BuildError::UnsupportedSession {
+                        app: app.name.clone(),
+                        session: "web",
+                    })
+                }
+                Session::Api if api.is_none() => {
+                    return Err(BuildError::NoApiSession {
+                        app: app.name.clone(),
+                    })
+                }
+                _ => {}
+            }
+            let mapping = match &app.identity_mapping {
+                Some(name) => Some(mappings.get(name.as_str()).cloned().ok_or_else(|| {
+                    BuildError::UnknownMapping {
+                        app: app.name.clone(),
+                        mapping: name.clone(),
+                    }
+                })?),
+                _ => None,
+            };
+            routes.push(Route {
+                name: app.name.clone(),
+                context_root: app.context_root.clone(),
+                scheme,
+                authority,
+                session: app.session,
+                mapping,
+                timeout: Duration::from_secs(app.timeout_seconds.max(1)),
+            });
+        }
+        Ok(Routes {
+            routes,
+            api,
+            cache: JwtCache::new(10_000),
+        })
+    }
+
+    /// The application whose context root is the longest prefix of `path`.
+    pub fn route(&self, path: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| root_matches(&r.context_root, path))
+            .max_by_key(|r| r.context_root.trim_end_matches('/').len())
+    }
+}
+
+/// The scheme and authority of a backend URL (`http://host:port`); its path is ignored because
+/// the request path is forwarded unchanged.
+pub fn backend_base(
+    backend: &str,
+) -> Option<(hyper::http::uri::Scheme, hyper::http::uri::Authority)> {
+    let uri: Uri = backend.parse().ok()?;
+    let scheme = uri.scheme()?.clone();
+    if scheme != hyper::http::uri::Scheme::HTTP {
+        return None;
+    }
+    Some((scheme, uri.authority()?.clone()))
+}
+
+/// Whether `path` is under the context root: equal to it, or continuing with `/`.
+pub fn root_matches(root: &str, path: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    match path.strip_prefix(root) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers: the fixed list, any `Proxy-*`, and every header named in
+/// `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for name in named {
+        headers.remove(name.as_str());
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    let proxy: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("proxy-"))
+        .cloned()
+        .collect();
+    for name in proxy {
+        headers.remove(name);
+    }
+}
+
+/// Adds `X-Forwarded-For` (appending the client), `-Proto` and `-Host` (the client's Host).
+pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, proto: &str) {
+    let ip = client.ip().to_string();
+    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+        _ => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert("x-forwarded-for", v);
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(proto_static(proto)),
+    );
+    match headers.get(header::HOST).cloned() {
+        Some(host) => {
+            headers.insert("x-forwarded-host", host);
+        }
+        None => {
+            headers.remove("x-forwarded-host");
+        }
+    }
+}
+
+fn proto_static(proto: &str) -> &'static str {
+    if proto == "https" {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// The token of `Authorization: Bearer TOKEN` (scheme case-insensitive).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A JSON error body: `{"error": code, "message": message}`.
+pub fn error_body(code: &str, message: &str) -> Bytes {
+    Bytes::from(json!({"error": code, "message": message}).to_string())
+}
+
+/// Plain counters for `/pa/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    backend_errors: Mutex<BTreeMap<(String, &'static str), u64>>,
+    cache_hits: std::sync::atomic::AtomicU64,
+    cache_misses: std::sync::atomic::AtomicU64,
+}
+
+impl Metrics {
+    pub fn request(&self, app: &str, status: StatusCode) {
+        let mut map = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        *map.entry((app.to_owned(), status.as_u16())).or_default() += 1;
+    }
+
+    pub fn backend_error(&self, app: &str, kind: &'static str) {
+        let mut map = self
+            .backend_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *map.entry((app.to_owned(), kind)).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, kid: &str) -> String {
+        use std::fmt::Write;
+        use std::sync::atomic::Ordering;
+        let mut out = String::new();
+        out.push_str("# HELP signet_gateway_requests_total Requests by application and status.\n");
+        out.push_str("# TYPE signet_gateway_requests_total counter\n");
+        for ((app, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "signet_gateway_requests_total{{application=\"{}\",status=\"{status}\"}} {n}",
+                label(app)
+            );
+        }
+        out.push_str("# HELP signet_gateway_backend_errors_total Backend failures by kind.\n");
+        out.push_str("# TYPE signet_gateway_backend_errors_total counter\n");
+        for ((app, kind), n) in self
+            .backend_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "signet_gateway_backend_errors_total{{application=\"{}\",kind=\"{kind}\"}} {n}",
+                label(app)
+            );
+        }
+        out.push_str("# TYPE signet_gateway_jwt_cache_hits_total counter\n");
+        let _ = writeln!(
+            out,
+            "signet_gateway_jwt_cache_hits_total {}",
+            self.cache_hits.load(Ordering::Relaxed)
+        );
+        out.push_str("# TYPE signet_gateway_jwt_cache_misses_total counter\n");
+        let _ = writeln!(
+            out,
+            "signet_gateway_jwt_cache_misses_total {}",
+            self.cache_misses.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP signet_gateway_signing_key_info The active signing key.\n");
+        out.push_str("# TYPE signet_gateway_signing_key_info gauge\n");
+        let _ = writeln!(
+            out,
+            "signet_gateway_signing_key_info{{kid=\"{}\"}} 1",
+            label(kid)
+        );
+        out
+    }
+}
+
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub proto: &'static str,
+    /// The client certificate chain (DER, leaf first) presented over TLS; empty otherwise.
+    pub chain: Arc<Vec<Vec<u8>>>,
+}
+
+/// The gateway's shared state.
+pub struct Gateway {
+    pub routes: RwLock<Arc<Routes>>,
+    pub keyset: RwLock<Arc<Keyset>>,
+    pub metrics: Metrics,
+    pub client: HttpClient<HttpConnector, Incoming>,
+    pub now: fn() -> i64,
+}
+
+impl Gateway {
+    pub fn new(routes: Routes, keyset: Keyset, now: fn() -> i64) -> Gateway {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        connector.set_nodelay(true);
+        let client = HttpClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Gateway {
+            routes: RwLock::new(Arc::new(routes)),
+            keyset: RwLock::new(Arc::new(keyset)),
+            metrics: Metrics::default(),
+            client,
+            now,
+        }
+    }
+
+    pub fn current_routes(&self) -> Arc<Routes> {
+        self.routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn current_keyset(&self) -> Arc<Keyset> {
+        self.keyset
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn swap_routes(&self, routes: Routes) {
+        *self.routes.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(routes);
+    }
+
+    pub fn swap_keyset(&self, keyset: Keyset) {
+        *self.keyset.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keyset);
+    }
+
+    /// Handles one request; never fails (errors become JSON responses).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        client: Arc<Client>,
+    ) -> Result<Response<Body>, Infallible> {
+        let path = req.uri().path().to_owned();
+        if path == "/pa/heartbeat.ping" {
+            return Ok(json_response(
+                StatusCode::OK,
+                Bytes::from_static(b"{\"status\":\"ok\"}"),
+            ));
+        }
+        if path == "/pa/authtoken/JWKS" {
+            return Ok(self.jwks(req.headers()));
+        }
+        if path == "/pa/metrics" {
+            let now = (self.now)();
+            let kid = self.current_keyset().active_signing_key(now).kid().clone();
+            return Ok(with_type(
+                Response::new(full(Bytes::from(self.metrics.render(&kid)))),
+                "text/plain; version=0.0.4",
+            ));
+        }
+        let routes = self.current_routes();
+        let Some(route) = routes.route(&path) else {
+            self.metrics.request("", StatusCode::NOT_FOUND);
+            return Ok(json_response(
+                StatusCode::NOT_FOUND,
+                error_body("not_found", "no application serves this path"),
+            ));
+        };
+        let response = self.forward(&routes, route, req, &client).await;
+        self.metrics.request(&route.name, response.status());
+        Ok(response)
+    }
+
+    fn jwks(&self, headers: &HeaderMap) -> Response<Body> {
+        let jwks = self.current_keyset().jwks((self.now)());
+        let etag = HeaderValue::from_str(&jwks.etag).ok();
+        let cache_control = HeaderValue::from_str(&jwks.cache_control()).ok();
+        let matches = headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| {
+                let t = t.trim();
+                t == "*" || t.trim_start_matches("W/") == jwks.etag
+            });
+        let mut response = if matches {
+            let mut r = Response::new(full(Bytes::new()));
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r
+        } else {
+            with_type(
+                Response::new(full(Bytes::from(jwks.body))),
+                "application/jwk-set+json",
+            )
+        };
+        if let Some(etag) = etag {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+        if let Some(cc) = cache_control {
+            response.headers_mut().insert(header::CACHE_CONTROL, cc);
+        }
+        response
+    }
+
+    /// The user's attributes for the route's session, or why the request is unauthorized.
+    fn attributes(
+        &self,
+        routes: &Routes,
+        route: &Route,
+        headers: &HeaderMap,
+    ) -> Result<Option<Map<String, Value>>, String> {
+        match route.session {
+            Session::None | Session::Web => Ok(None),
+            Session::Api => {
+                let unauthorized = |message: String| message;
+                let Some(api) = &routes.api else {
+                    return Err(unauthorized("no api session is configured".into()));
+                };
+                let Some(token) = bearer_token(headers) else {
+                    return Err(unauthorized("a bearer token is required".into()));
+                };
+                let validation = jose::Validation {
+                    now: Some((self.now)()),
+                    ..api.validation.clone()
+                };
+                match api.verifier().verify_jwt(token, &validation) {
+                    Ok(jwt) => Ok(Some(jwt.claims)),
+                    Err(e) => Err(unauthorized(format!("the bearer token is not valid: {e}"))),
+                }
+            }
+        }
+    }
+
+    /// The mapped JWT for these attributes (cached when the mapping says so).
+    fn mapped_jwt(
+        &self,
+        routes: &Routes,
+        m: &MappingRuntime,
+        attributes: &Map<String, Value>,
+        chain: &[Vec<u8>],
+    ) -> Result<Arc<str>, token::TokenError> {
+        use std::sync::atomic::Ordering;
+        let now = (self.now)();
+        let mapped = identity_mapping::apply(&m.mapping, attributes);
+        let identity = token::identity_claims(&m.profile, mapped, chain);
+        let keyset = self.current_keyset();
+        let key = keyset.active_signing_key(now);
+        let issue = || token::issue(&m.profile, &identity, now, key);
+        if !m.cache {
+            return issue().map(|jwt| jwt.token);
+        }
+        let cache_key = CacheKey::new(
+            m.mapping.name().clone(),
+            cache::claims_digest(&identity),
+            key.kid().clone(),
+        );
+        if let Some(token) = routes.cache.get(&cache_key, now) {
+            self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(token);
+        }
+        self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+        routes.cache.get_or_issue(cache_key, now, issue)
+    }
+
+    async fn forward(
+        &self,
+        routes: &Routes,
+        route: &Route,
+        req: Request<Incoming>,
+        client: &Client,
+    ) -> Response<Body> {
+        let (mut parts, body) = req.into_parts();
+        let attributes = match self.attributes(routes, route, &parts.headers) {
+            Ok(a) => a,
+            Err(message) => {
+                let mut r = json_response(
+                    StatusCode::UNAUTHORIZED,
+                    error_body("invalid_token", &message),
+                );
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return r;
+            }
+        };
+        remove_hop_by_hop(&mut parts.headers);
+        add_forwarded(&mut parts.headers, client.addr, client.proto);
+        if let Some(m) = &route.mapping {
+            // The client's own value never reaches the backend, even without a session.
+            parts.headers.remove(&m.header);
+            if m.bearer {
+                parts.headers.remove(header::AUTHORIZATION);
+            }
+            if let Some(attributes) = &attributes {
+                let jwt = match self.mapped_jwt(routes, m, attributes, &client.chain) {
+                    Ok(jwt) => jwt,
+                    Err(e) => {
+                        return json_response(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            error_body("token_error", &e.to_string()),
+                        )
+                    }
+                };
+                let value = if m.bearer {
+                    format!("Bearer {jwt}")
+                } else {
+                    jwt.to_string()
+                };
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    parts.headers.insert(m.header.clone(), v);
+                }
+            }
+        }
+        parts.headers.remove(header::HOST);
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
+        let uri = Uri::builder()
+            .scheme(route.scheme.clone())
+            .authority(route.authority.clone())
+            .path_and_query(path_and_query)
+            .build();
+        let Ok(uri) = uri else {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                error_body("bad_request", "the request target cannot be forwarded"),
+            );
+        };
+        parts.uri = uri;
+        parts.version = hyper::Version::HTTP_11;
+        let backend_req = Request::from_parts(parts, body);
+        match tokio::time::timeout(route.timeout, self.client.request(backend_req)).await {
+            Err(_) => {
+                self.metrics.backend_error(&route.name, "timeout");
+                json_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    error_body(
+                        "gateway_timeout",
+                        &format!(
+                            "application {:?}: the backend did not answer within {} s",
+                            route.name,
+                            route.timeout.as_secs()
+                        ),
+                    ),
+                )
+            }
+            Ok(Err(e)) => {
+                self.metrics.backend_error(&route.name, "unavailable");
+                let detail = if e.is_connect() {
+                    "the backend refused or could not be reached"
+                } else {
+                    "the backend closed or reset the connection"
+                };
+                json_response(
+                    StatusCode::BAD_GATEWAY,
+                    error_body(
+                        "bad_gateway",
+                        &format!("application {:?}: {detail}", route.name),
+                    ),
+                )
+            }
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, body.boxed())
+            }
+        }
+    }
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+fn with_type(mut response: Response<Body>, content_type: &'static str) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut r = with_type(Response::new(full(body)), "application/json");
+    *r.status_mut() = status;
+    r
+}
+
+/// A listener: plain HTTP, or HTTPS with this acceptor.
+pub struct Listener {
+    pub tcp: tokio::net::TcpListener,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// Serves connections on every listener until `shutdown` resolves, then lets in-flight requests
+/// finish (at most `grace`).
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listeners: Vec<Listener>,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut accept_loops = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let gateway = gateway.clone();
+        let stop_rx = stop_rx.clone();
+        let done_tx = done_tx.clone();
+        accept_loops.spawn(accept_loop(gateway, listener, stop_rx, done_tx));
+    }
+    drop(done_tx);
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    // The accept loops end (closing their listeners) and drop their senders.
+    while accept_loops.join_next().await.is_some() {}
+    let _ = tokio::time::timeout(grace, done_rx.recv()).await;
+}
+
+async fn accept_loop(
+    gateway: Arc<Gateway>,
+    listener: Listener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    done: tokio::sync::mpsc::Sender<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.tcp.accept() => accepted,
+        };
+        let Ok((stream, addr)) = accepted else {
+            // Out of descriptors and the like: back off briefly instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = gateway.clone();
+        let stop = stop.clone();
+        let done = done.clone();
+        let tls = listener.tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let client = Client {
+                        addr,
+                        proto: "http",
+                        chain: Arc::new(Vec::new()),
+                    };
+                    serve_connection(gateway, TokioIo::new(stream), client, stop).await;
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                    let Ok(Ok(tls_stream)) = handshake.await else {
+                        return;
+                    };
+                    let chain = tls_stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|certs| certs.iter().map(|c| c.as_ref().to_vec()).collect())
+                        .unwrap_or_default();
+                    let client = Client {
+                        addr,
+                        proto: "https",
+                        chain: Arc::new(chain),
+                    };
+                    serve_connection(gateway, TokioIo::new(tls_stream), client, stop).await;
+                }
+            }
+            drop(done);
+        });
+    }
+}
+
+async fn serve_connection<I>(
+    gateway: Arc<Gateway>,
+    io: TokioIo<I>,
+    client: Client,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let client = Arc::new(client);
+    let service =
+        hyper::service::service_fn(move |req| gateway.clone().handle(req, client.clone()));
+    // A client gets 30 s to send a request's headers (no slowloris holding a connection).
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_roots_match_on_segment_boundaries() {
+        assert!(root_matches("/orders", "/orders"));
+        assert!(root_matches("/orders", "/orders/1"));
+        assert!(root_matches("/orders/", "/orders/1"));
+        assert!(!root_matches("/orders", "/ordersx"));
+        assert!(root_matches("/", "/anything"));
+        assert!(!root_matches("/a", "/"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("close, X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("proxy-foo", HeaderValue::from_static("1"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn forwarded_headers_append_the_client() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        h.insert("host", HeaderValue::from_static("gw.example"));
+        add_forwarded(&mut h, "127.0.0.1:5000".parse().unwrap(), "http");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "gw.example");
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("bearer abc"));
+        assert_eq!(bearer_token(&h), Some("abc"));
+        h.insert("authorization", HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&h), None);
+    }
+
+    #[test]
+    fn backends_must_be_http_urls() {
+        assert!(backend_base("http://127.0.0.1:8080").is_some());
+        assert!(backend_base("https://x").is_none());
+        assert!(backend_base("not a url").is_none());
+    }
+}

@@ -11,6 +11,7 @@ use clap::Args;
 
 use ::gateway::config::{Config, Session};
 use ::gateway::proxy::{Gateway, Listener, Routes};
+use ::gateway::web_session::{Provider, WebRuntime};
 use ::gateway::Keyset;
 
 use crate::exit::{usage, Outcome};
@@ -84,8 +85,25 @@ fn build_routes(config: &Config) -> anyhow::Result<(Routes, Option<String>)> {
         }
         _ => (None, None),
     };
-    let routes = Routes::build(config, upstream).map_err(|e| anyhow!(e))?;
+    let needs_web = config
+        .applications
+        .iter()
+        .any(|a| a.session == Session::Web);
+    let web = match &config.web_session {
+        Some(web) if needs_web => Some(discover_web(web).context("[web_session] issuer")?),
+        _ => None,
+    };
+    let routes = Routes::build(config, upstream, web).map_err(|e| anyhow!(e))?;
     Ok((routes, url))
+}
+
+/// The `[web_session]` provider: its discovery document and JWK Set (blocking; called at start
+/// and from `spawn_blocking` on reload).
+fn discover_web(web: &::gateway::config::WebSession) -> anyhow::Result<WebRuntime> {
+    let doc = crate::fetch::discovery_document(&web.issuer)?;
+    let provider = Provider::from_discovery(&web.issuer, &doc)?;
+    let keys = crate::fetch::jwks(&provider.jwks_uri)?;
+    Ok(WebRuntime::new(web.clone(), provider, keys)?)
 }
 
 /// Loads, checks and compiles the configuration (for SIGHUP).
@@ -196,7 +214,9 @@ async fn serve(
             tls: Some(acceptor),
         });
     }
-    let gateway = Arc::new(Gateway::new(routes, keyset, crate::clock::now));
+    let gateway = Arc::new(
+        Gateway::new(routes, keyset, crate::clock::now).context("cannot start the gateway")?,
+    );
 
     // The keyset: re-read and rolled off the request path, then swapped in.
     let refresher = gateway.clone();

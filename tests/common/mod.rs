@@ -113,17 +113,26 @@ impl Drop for Child {
 /// Starts `signet ARGS` on the real clock and waits for its stdout line starting with
 /// `ready_prefix`; returns the child and the rest of that line.
 pub fn spawn_server(args: &[&str], ready_prefix: &str) -> (Child, String) {
+    spawn_server_env(args, ready_prefix, &[])
+}
+
+/// `spawn_server` with extra environment variables (e.g. a fixed `SIGNET_NOW`).
+pub fn spawn_server_env(
+    args: &[&str],
+    ready_prefix: &str,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     use std::io::BufRead;
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_signet"))
-            .args(args)
-            .env_remove("SIGNET_NOW")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn signet"),
-    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_signet"));
+    cmd.args(args)
+        .env_remove("SIGNET_NOW")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Child(cmd.spawn().expect("spawn signet"));
     let stdout = child.0.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout);
     let mut line = String::new();

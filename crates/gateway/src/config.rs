@@ -112,6 +112,13 @@ pub struct WebSession {
     pub idle_timeout_minutes: u64,
     #[serde(default = "default_session_timeout")]
     pub session_timeout_minutes: u64,
+    /// The redirect URI registered at the provider; default `{scheme}://{Host}/pa/oidc/cb`.
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    /// Derives the cookie key (replicas share sessions, restarts keep them); default a random
+    /// key made at start-up.
+    #[serde(default)]
+    pub cookie_secret: Option<String>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -686,6 +693,11 @@ fn check_web_session(web: &WebSession, problems: &mut Problems) {
     if let Err(kind) = http_url("issuer", &web.issuer) {
         problems.add(&section, kind);
     }
+    if let Some(uri) = &web.redirect_uri {
+        if let Err(kind) = http_url("redirect_uri", uri) {
+            problems.add(&section, kind);
+        }
+    }
     if web.client_id.trim().is_empty() {
         problems.add(&section, ProblemKind::Empty { field: "client_id" });
     }
@@ -1200,7 +1212,7 @@ session = "none"
 
     #[test]
     fn web_session_fields_are_checked() {
-        let text = "[listen]\nhttp = \"127.0.0.1:3000\"\n[web_session]\nissuer = \"idp.example\"\nclient_id = \"\"\nclient_secret = \"\"\nscopes = [\"profile\"]\ncookie_name = \"a b\"\nidle_timeout_minutes = 500\nsession_timeout_minutes = 0\n";
+        let text = "[listen]\nhttp = \"127.0.0.1:3000\"\n[web_session]\nissuer = \"idp.example\"\nclient_id = \"\"\nclient_secret = \"\"\nscopes = [\"profile\"]\ncookie_name = \"a b\"\nidle_timeout_minutes = 500\nsession_timeout_minutes = 0\nredirect_uri = \"/pa/oidc/cb\"\n";
         let m = messages(&parse(text, Path::new(".")).unwrap());
         for expected in [
             "web_session: issuer \"idp.example\" is not an http(s) URL: relative URL without a base",
@@ -1210,10 +1222,11 @@ session = "none"
             "web_session: cookie_name \"a b\" is not a valid cookie name",
             "web_session: session_timeout_minutes must be at least 1",
             "web_session: idle_timeout_minutes (500) is longer than session_timeout_minutes (0)",
+            "web_session: redirect_uri \"/pa/oidc/cb\" is not an http(s) URL: relative URL without a base",
         ] {
             assert_has(&m, expected);
         }
-        assert_eq!(m.len(), 7, "{m:#?}");
+        assert_eq!(m.len(), 8, "{m:#?}");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - [`keyset`]: the signing keys in a file shared by replicas, rolled by the clock, and the JWKS;
 //! - [`cache`]: signed JWTs reused per mapping, attributes and signing key;
 //! - [`proxy`]: the streaming reverse proxy (routing, headers, sessions, JWKS, metrics);
-//! - [`tls`]: the HTTPS listener with optional client certificates.
+//! - [`tls`]: the HTTPS listener with optional client certificates;
+//! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications.
 //!
 //! The semantics are documented in this crate's `README.md`.
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod keyset;
 pub mod proxy;
 pub mod tls;
 pub mod token;
+pub mod web_session;
 
 pub use cache::{CacheKey, ClaimsDigest, JwtCache};
 pub use config::{Config, LoadError, Problem};

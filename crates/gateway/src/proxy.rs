@@ -22,6 +22,7 @@ use crate::config::{Config, Session};
 use crate::identity_mapping::{self, Mapping};
 use crate::keyset::Keyset;
 use crate::token::{self, TokenProfile};
+use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
 
 /// The response body: a streamed backend body or a small generated one.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -35,8 +36,8 @@ pub enum BuildError {
     UnknownMapping { app: String, mapping: String },
     #[error("identity_mapping {mapping:?}: {message}")]
     Mapping { mapping: String, message: String },
-    #[error("application {app:?}: session {session} is not supported yet")]
-    UnsupportedSession { app: String, session: &'static str },
+    #[error("application {app:?}: session web needs [web_session] and its provider's discovery")]
+    NoWebSession { app: String },
     #[error("application {app:?}: session api needs [api_session] and its JWK Set")]
     NoApiSession { app: String },
 }
@@ -96,14 +97,17 @@ impl ApiVerifier {
 pub struct Routes {
     pub routes: Vec<Route>,
     pub api: Option<ApiVerifier>,
+    pub web: Option<WebRuntime>,
     pub cache: JwtCache,
 }
 
 impl Routes {
-    /// Compiles a checked configuration. `upstream_keys` is the `[api_session]` JWK Set.
+    /// Compiles a checked configuration. `upstream_keys` is the `[api_session]` JWK Set; `web`
+    /// the `[web_session]` provider (discovered) when a `web` application needs it.
     pub fn build(
         config: &Config,
         upstream_keys: Option<jose::KeySet>,
+        web: Option<WebRuntime>,
     ) -> Result<Routes, BuildError> {
         let mut mappings: BTreeMap<&str, Arc<MappingRuntime>> = BTreeMap::new();
         for m in &config.identity_mappings {
@@ -157,10 +161,9 @@ impl Routes {
                     backend: app.backend.clone(),
                 })?;
             match app.session {
-                Session::Web => {
-                    return Err(BuildError::UnsupportedSession {
+                Session::Web if web.is_none() => {
+                    return Err(BuildError::NoWebSession {
                         app: app.name.clone(),
-                        session: "web",
                     })
                 }
                 Session::Api if api.is_none() => {
@@ -192,6 +195,7 @@ impl Routes {
         Ok(Routes {
             routes,
             api,
+            web,
             cache: JwtCache::new(10_000),
         })
     }
@@ -411,24 +415,43 @@ pub struct Gateway {
     pub keyset: RwLock<Arc<Keyset>>,
     pub metrics: Metrics,
     pub client: HttpClient<HttpConnector, Incoming>,
+    /// For the `[web_session]` provider's token and userinfo endpoints (http or https).
+    pub provider_client: web_session::ProviderClient,
+    /// The session cookie key when `cookie_secret` is not configured (made at start-up).
+    pub web_key: SealKey,
     pub now: fn() -> i64,
 }
 
 impl Gateway {
-    pub fn new(routes: Routes, keyset: Keyset, now: fn() -> i64) -> Gateway {
+    /// Fails only when the system has no trust roots or random bytes.
+    pub fn new(routes: Routes, keyset: Keyset, now: fn() -> i64) -> std::io::Result<Gateway> {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(10)));
         connector.set_nodelay(true);
         let client = HttpClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Gateway {
+            .build(connector.clone());
+        connector.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(
+                Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            )?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let provider_client = HttpClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
+        let web_key = SealKey::random().map_err(std::io::Error::other)?;
+        Ok(Gateway {
             routes: RwLock::new(Arc::new(routes)),
             keyset: RwLock::new(Arc::new(keyset)),
             metrics: Metrics::default(),
             client,
+            provider_client,
+            web_key,
             now,
-        }
+        })
     }
 
     pub fn current_routes(&self) -> Arc<Routes> {
@@ -465,6 +488,11 @@ impl Gateway {
                 StatusCode::OK,
                 Bytes::from_static(b"{\"status\":\"ok\"}"),
             ));
+        }
+        if path == web_session::CALLBACK_PATH {
+            let response = self.oidc_callback(req, &client).await;
+            self.metrics.request("", response.status());
+            return Ok(response);
         }
         if path == "/pa/authtoken/JWKS" {
             return Ok(self.jwks(req.headers()));
@@ -582,6 +610,184 @@ impl Gateway {
         routes.cache.get_or_issue(cache_key, now, issue)
     }
 
+    fn web_key<'a>(&'a self, web: &'a WebRuntime) -> &'a SealKey {
+        web.key.as_ref().unwrap_or(&self.web_key)
+    }
+
+    /// A `web` application's request: the session's attributes (and a re-sealed cookie when
+    /// `last-seen` is due), or a redirect to the provider to log in.
+    fn web_session(
+        &self,
+        routes: &Routes,
+        parts: &hyper::http::request::Parts,
+        client: &Client,
+    ) -> WebOutcome {
+        let Some(web) = &routes.web else {
+            return WebOutcome::Respond(json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error_body("no_web_session", "no [web_session] is configured"),
+            ));
+        };
+        let now = (self.now)();
+        let key = self.web_key(web);
+        let name = &web.config.cookie_name;
+        let session = web_session::cookie(&parts.headers, name)
+            .and_then(|v| web_session::open_json::<SessionData>(key, name, v));
+        if let Some(mut s) = session {
+            let state = web_session::freshness(
+                &s,
+                now,
+                web.config.idle_timeout_minutes,
+                web.config.session_timeout_minutes,
+            );
+            if let Freshness::Valid { reseal } = state {
+                let mut cookie = None;
+                if reseal {
+                    s.seen = now;
+                    cookie = web_session::seal_json(key, name, &s).ok().map(|v| {
+                        web_session::set_cookie(name, &v, "/", None, client.proto == "https")
+                    });
+                }
+                return WebOutcome::Session {
+                    attrs: s.attrs,
+                    reseal: cookie,
+                };
+            }
+        }
+        WebOutcome::Respond(self.start_login(web, parts, client, now))
+    }
+
+    /// 302 to the provider's authorization endpoint, with the login in a sealed cookie.
+    fn start_login(
+        &self,
+        web: &WebRuntime,
+        parts: &hyper::http::request::Parts,
+        client: &Client,
+        now: i64,
+    ) -> Response<Body> {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let Some(redirect_uri) =
+            web_session::redirect_uri(web.config.redirect_uri.as_deref(), client.proto, host)
+        else {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                error_body(
+                    "bad_request",
+                    "a Host header is needed to log in (or set [web_session] redirect_uri)",
+                ),
+            );
+        };
+        let url = parts
+            .uri
+            .path_and_query()
+            .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+        let login_name = web.login_cookie();
+        let sealed = LoginData::new(url, &redirect_uri, now).and_then(|login| {
+            let sealed = web_session::seal_json(self.web_key(web), &login_name, &login)?;
+            Ok((login, sealed))
+        });
+        let (login, sealed) = match sealed {
+            Ok(x) => x,
+            Err(e) => {
+                return json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    error_body("login_error", &e.to_string()),
+                )
+            }
+        };
+        let location = web_session::authorization_url(
+            &web.provider,
+            &web.config.client_id,
+            &web.scope(),
+            &login,
+        );
+        let cookie = web_session::set_cookie(
+            &login_name,
+            &sealed,
+            "/pa/oidc",
+            Some(web_session::LOGIN_LIFETIME_SECONDS),
+            client.proto == "https",
+        );
+        redirect(&location, &[cookie])
+    }
+
+    /// `GET /pa/oidc/cb?code&state`: redeems the code, verifies the ID token, reads userinfo,
+    /// sets the session cookie and returns to the original URL.
+    async fn oidc_callback(&self, req: Request<Incoming>, client: &Client) -> Response<Body> {
+        let routes = self.current_routes();
+        let Some(web) = &routes.web else {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                error_body("not_found", "no [web_session] is configured"),
+            );
+        };
+        let now = (self.now)();
+        match self.finish_login(web, &req, now).await {
+            Ok((url, session)) => {
+                let secure = client.proto == "https";
+                let name = &web.config.cookie_name;
+                let clear =
+                    web_session::set_cookie(&web.login_cookie(), "", "/pa/oidc", Some(0), secure);
+                redirect(
+                    &url,
+                    &[
+                        web_session::set_cookie(name, &session, "/", None, secure),
+                        clear,
+                    ],
+                )
+            }
+            Err(e) => {
+                let status = match e {
+                    web_session::WebError::Call { .. } | web_session::WebError::Random => {
+                        StatusCode::BAD_GATEWAY
+                    }
+                    web_session::WebError::TooLarge(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                json_response(status, error_body("login_failed", &e.to_string()))
+            }
+        }
+    }
+
+    async fn finish_login(
+        &self,
+        web: &WebRuntime,
+        req: &Request<Incoming>,
+        now: i64,
+    ) -> Result<(String, String), web_session::WebError> {
+        use web_session::WebError;
+        let key = self.web_key(web);
+        let login_name = web.login_cookie();
+        let login = web_session::cookie(req.headers(), &login_name)
+            .and_then(|v| web_session::open_json::<LoginData>(key, &login_name, v))
+            .filter(|l| now < l.exp)
+            .ok_or(WebError::NoLogin)?;
+        let (code, state, error) = web_session::callback_params(req.uri().query());
+        if !state.is_some_and(|s| web_session::same(&s, &login.state)) {
+            return Err(WebError::State);
+        }
+        if let Some((error, description)) = error {
+            return Err(WebError::Provider { error, description });
+        }
+        let code = code.ok_or(WebError::NoCode)?;
+        let tokens = web_session::redeem(&self.provider_client, web, &code, &login).await?;
+        let id_claims = web_session::verify_id_token(web, &tokens.id_token, &login.nonce, now)?;
+        let info =
+            web_session::userinfo(&self.provider_client, web, tokens.access_token.as_deref())
+                .await?;
+        let attrs = web_session::merge_attributes(&id_claims, info.as_ref())?;
+        let session = SessionData {
+            iat: now,
+            seen: now,
+            attrs,
+        };
+        let sealed = web_session::seal_json(key, &web.config.cookie_name, &session)?;
+        Ok((login.url, sealed))
+    }
+
     async fn forward(
         &self,
         routes: &Routes,
@@ -590,8 +796,20 @@ impl Gateway {
         client: &Client,
     ) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
+        let mut set_cookie = None;
+        let web_attributes = if route.session == Session::Web {
+            match self.web_session(routes, &parts, client) {
+                WebOutcome::Session { attrs, reseal } => {
+                    set_cookie = reseal;
+                    Some(attrs)
+                }
+                WebOutcome::Respond(response) => return response,
+            }
+        } else {
+            None
+        };
         let attributes = match self.attributes(routes, route, &parts.headers) {
-            Ok(a) => a,
+            Ok(a) => a.or(web_attributes),
             Err(message) => {
                 let mut r = json_response(
                     StatusCode::UNAUTHORIZED,
@@ -603,6 +821,13 @@ impl Gateway {
             }
         };
         remove_hop_by_hop(&mut parts.headers);
+        if let Some(web) = &routes.web {
+            let login = web.login_cookie();
+            web_session::remove_cookies(
+                &mut parts.headers,
+                &[web.config.cookie_name.as_str(), login.as_str()],
+            );
+        }
         add_forwarded(&mut parts.headers, client.addr, client.proto);
         if let Some(m) = &route.mapping {
             // The client's own value never reaches the backend, even without a session.
@@ -683,10 +908,40 @@ impl Gateway {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
+                if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    parts.headers.append(header::SET_COOKIE, v);
+                }
                 Response::from_parts(parts, body.boxed())
             }
         }
     }
+}
+
+/// What a `web` application's request found.
+enum WebOutcome {
+    Session {
+        attrs: Map<String, Value>,
+        /// A `Set-Cookie` with the refreshed `last-seen`.
+        reseal: Option<String>,
+    },
+    Respond(Response<Body>),
+}
+
+/// `302 Found` to `location`, with cookies.
+fn redirect(location: &str, cookies: &[String]) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::FOUND;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
 }
 
 fn full(bytes: Bytes) -> Body {

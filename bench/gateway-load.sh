@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Load test for `signet gateway` (not a timed test; results go in BENCHMARKS.md, "signet gateway").
+#
+# One run, one backend, five targets, each hit with the same wrk settings:
+#   direct      wrk -> backend (nginx `return 200 "ok\n"` on its own port)
+#   nginx       wrk -> nginx reverse proxy (keepalive upstream, HTTP/1.1) -> backend
+#   gw-cache    wrk -> signet gateway (api session + identity mapping, cache_jwt = true)  -> backend
+#   gw-nocache  wrk -> signet gateway (same, cache_jwt = false: one ES256 signature per request) -> backend
+#   gw-plain    wrk -> the same gateway, an application with session = "none" and no mapping (proxying alone)
+# Backend and proxy are one nginx process (two server blocks, worker_processes $NGINX_WORKERS, default
+# 2 to match the gateway's tokio multi-thread runtime on this 2-core box). Every request, on every target,
+# carries the same upstream bearer token (RS256 by default, IDP_ALG), verified by the gateway each time.
+# Each target gets a warm-up run, the measured saturated run (-cCONNECTIONS), then an unloaded run
+# (-t1 -c1: service time without queueing); the whole set is repeated ROUNDS times.
+#
+#   bench/gateway-load.sh
+#   ROUNDS=3 DURATION=30s CONNECTIONS=128 bench/gateway-load.sh
+#
+# Loopback only; bounded: build + ROUNDS x 5 x (WARMUP + DURATION + LAT_DURATION). Everything started is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-15s}
+WARMUP=${WARMUP:-3s}
+LAT_DURATION=${LAT_DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+NGINX_WORKERS=${NGINX_WORKERS:-2}
+IDP_ALG=${IDP_ALG:-RS256}
+PORT_BACKEND=${PORT_BACKEND:-18481}
+PORT_NGINX=${PORT_NGINX:-18482}
+
+for tool in nginx wrk jq curl; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx wrk jq curl)"; exit 1; }
+done
+
+cargo build --release --quiet --bin signet
+BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
+case "${CARGO_TARGET_DIR:-}" in /*) BIN="$CARGO_TARGET_DIR/release/signet" ;; esac
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do timeout 35 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- backend + plain reverse proxy: one nginx, two server blocks --------------------------------------
+mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
+cat >"$work/nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes $NGINX_WORKERS;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/tmp/body;
+  proxy_temp_path $work/nginx/tmp/proxy;
+  fastcgi_temp_path $work/nginx/tmp/fastcgi;
+  uwsgi_temp_path $work/nginx/tmp/uwsgi;
+  scgi_temp_path $work/nginx/tmp/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  server {                                   # the backend
+    listen 127.0.0.1:$PORT_BACKEND;
+    default_type text/plain;
+    location / { return 200 "ok\n"; }
+  }
+  upstream backend {
+    server 127.0.0.1:$PORT_BACKEND;
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {                                   # nginx as a plain reverse proxy
+    listen 127.0.0.1:$PORT_NGINX;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+
+# --- upstream issuer: key, JWK Set, one bearer token reused on every request --------------------------
+gw="$work/gateway"
+mkdir -p "$gw"
+"$BIN" keys generate --alg "$IDP_ALG" >"$gw/idp-key.json"
+"$BIN" keys public "$gw/idp-key.json" | jq '{keys: [.]}' >"$gw/idp-jwks.json"
+token=$("$BIN" sign --key "$gw/idp-key.json" --iss https://idp.example --aud gateway --sub user-42 \
+  --expires-in 2h -c email=alice@example.com -c 'address={"city":"Lyon","street":"1 rue X"}' \
+  -c 'groups=["admin","ops"]' -c tenant=acme)
+
+gateway_config() { # $1 = cache_jwt
+  cat <<TOML
+[listen]
+http = "127.0.0.1:0"
+[auth_token]
+issuer = "signet-gateway"
+signing_algorithm = "ES256"
+keyset_file = "gateway-keys.json"
+[api_session]
+issuer = "https://idp.example"
+jwks = "idp-jwks.json"
+audience = "gateway"
+[[identity_mapping]]
+name = "backend-jwt"
+header_name = "X-Identity-JWT"
+audience = "orders-api"
+cache_jwt = $1
+lifetime_seconds = 300
+attribute_mappings = [
+  { user_attribute_name = "sub", jwt_claim_name = "sub", subject = true },
+  { user_attribute_name = "email", jwt_claim_name = "email" },
+  { user_attribute_name = "address.city", jwt_claim_name = "location.city" },
+  { user_attribute_name = "groups", jwt_claim_name = "groups" },
+  { user_attribute_name = "tenant", jwt_claim_name = "org" },
+]
+[[application]]
+name = "orders"
+context_root = "/api"
+backend = "http://127.0.0.1:$PORT_BACKEND"
+session = "api"
+identity_mapping = "backend-jwt"
+[[application]]
+name = "plain"
+context_root = "/plain"
+backend = "http://127.0.0.1:$PORT_BACKEND"
+session = "none"
+TOML
+}
+gateway_config true >"$gw/cache-on.toml"
+gateway_config false >"$gw/cache-off.toml"
+
+start_gateway() { # $1 = config name; sets gw_pid and gw_base
+  "$BIN" gateway --check "$gw/$1.toml" >/dev/null
+  "$BIN" gateway --config "$gw/$1.toml" >"$work/$1.out" 2>"$work/$1.err" &
+  gw_pid=$!
+  pids+=("$gw_pid")
+  for _ in $(seq 1 100); do grep -q "listening on" "$work/$1.out" 2>/dev/null && break; sleep 0.1; done
+  gw_base=$(sed -n 's/^signet gateway listening on //p' "$work/$1.out")
+  [ -n "$gw_base" ] || { echo "gateway $1 did not start:"; cat "$work/$1.err"; exit 1; }
+}
+start_gateway cache-on;  base_on=$gw_base
+start_gateway cache-off; base_off=$gw_base
+
+for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$PORT_NGINX/" >/dev/null 2>&1 && break; sleep 0.1; done
+
+declare -A url=(
+  [direct]="http://127.0.0.1:$PORT_BACKEND/api/orders"
+  [nginx]="http://127.0.0.1:$PORT_NGINX/api/orders"
+  [gw-cache]="$base_on/api/orders"
+  [gw-nocache]="$base_off/api/orders"
+  [gw-plain]="$base_on/plain/orders"
+)
+targets=(direct nginx gw-cache gw-nocache gw-plain)
+
+# Sanity: every target answers 200 "ok", and the gateway really maps (401 without the token).
+for t in "${targets[@]}"; do
+  body=$(curl -fsS -H "Authorization: Bearer $token" "${url[$t]}") || { echo "$t: request failed"; exit 1; }
+  [ "$body" = "ok" ] || { echo "$t: unexpected body '$body'"; exit 1; }
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' "${url[gw-cache]}")
+[ "$code" = 401 ] || { echo "gateway without a token answered $code, expected 401"; exit 1; }
+
+to_ms() { # wrk latency ("812.00us", "1.23ms", "1.01s") -> ms
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0;
+                         else if (v ~ /s$/) n *= 1000; else if (v ~ /m$/) n *= 60000; printf "%.3f", n }'
+}
+
+echo "signet gateway load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP each);" \
+  "nginx worker_processes $NGINX_WORKERS; $(nproc) CPUs shared by wrk, proxy and backend"
+echo "bearer: $IDP_ALG upstream token, ${#token} bytes, same on every request and every target"
+results="$work/results"
+: >"$results"
+for round in $(seq 1 "$ROUNDS"); do
+  for t in "${targets[@]}"; do
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "Authorization: Bearer $token" "${url[$t]}" >/dev/null
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $token" "${url[$t]}")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+    bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+    errs=$(awk '/Socket errors:/ {print $0}' <<<"$out")
+    [ -z "$bad" ] || echo "WARNING round $round $t: $bad non-2xx responses"
+    [ -z "$errs" ] || echo "WARNING round $round $t: $errs"
+    # Service time without queueing: one connection, one request at a time.
+    lat=$(wrk -t1 -c1 -d"$LAT_DURATION" --latency -H "Authorization: Bearer $token" "${url[$t]}")
+    l50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$lat")")
+    l99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$lat")")
+    echo "$round $t $rps $p50 $p99 $l50 $l99" >>"$results"
+  done
+done
+
+echo
+echo "Saturated: -t$THREADS -c$CONNECTIONS. Unloaded: -t1 -c1 -d$LAT_DURATION (service time, no queueing). Latencies in ms."
+echo
+echo "| round | target | req/s | req/s vs nginx | p50 | p99 | p99 added over direct | unloaded p50 | unloaded p99 | unloaded p99 added over direct |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+awk '{ r[$1","$2] = $3; p99[$1","$2] = $5; l99[$1","$2] = $7; row[NR] = $0 }
+  END { for (i = 1; i <= NR; i++) { split(row[i], f, " ");
+          d = p99[f[1]",direct"]; ld = l99[f[1]",direct"]; n = r[f[1]",nginx"];
+          printf "| %s | %s | %.0f | %.2f | %.3f | %.3f | %s | %.3f | %.3f | %s |\n", f[1], f[2], f[3], f[3] / n,
+                 f[4], f[5], (f[2] == "direct" ? "-" : sprintf("%+.3f", f[5] - d)),
+                 f[6], f[7], (f[2] == "direct" ? "-" : sprintf("%+.3f", f[7] - ld)) } }' "$results"

@@ -23,6 +23,7 @@ pub mod keyset;
 pub mod proxy;
 pub mod tls;
 pub mod token;
+pub mod token_cache;
 pub mod web_session;
 
 pub use cache::{CacheKey, ClaimsDigest, JwtCache};

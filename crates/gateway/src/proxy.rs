@@ -22,6 +22,7 @@ use crate::config::{Config, Session};
 use crate::identity_mapping::{self, Mapping};
 use crate::keyset::Keyset;
 use crate::token::{self, TokenProfile};
+use crate::token_cache::TokenCache;
 use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
 
 /// The response body: a streamed backend body or a small generated one.
@@ -66,6 +67,8 @@ pub struct Route {
 pub struct ApiVerifier {
     verifier: RwLock<Arc<jose::Verifier>>,
     pub validation: jose::Validation,
+    /// Tokens already verified with the current keys (cleared when the keys change).
+    pub tokens: TokenCache,
 }
 
 impl ApiVerifier {
@@ -73,6 +76,7 @@ impl ApiVerifier {
         ApiVerifier {
             verifier: RwLock::new(Arc::new(jose::Verifier::new(keys))),
             validation,
+            tokens: TokenCache::new(10_000),
         }
     }
 
@@ -90,6 +94,8 @@ impl ApiVerifier {
             .verifier
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(jose::Verifier::new(keys));
+        // Entries of the old verifier would miss anyway; free them now.
+        self.tokens.clear();
     }
 }
 
@@ -556,7 +562,7 @@ impl Gateway {
         routes: &Routes,
         route: &Route,
         headers: &HeaderMap,
-    ) -> Result<Option<Map<String, Value>>, String> {
+    ) -> Result<Option<Arc<Map<String, Value>>>, String> {
         match route.session {
             Session::None | Session::Web => Ok(None),
             Session::Api => {
@@ -571,8 +577,8 @@ impl Gateway {
                     now: Some((self.now)()),
                     ..api.validation.clone()
                 };
-                match api.verifier().verify_jwt(token, &validation) {
-                    Ok(jwt) => Ok(Some(jwt.claims)),
+                match api.tokens.verify(&api.verifier(), token, &validation) {
+                    Ok(verified) => Ok(Some(verified.claims.clone())),
                     Err(e) => Err(unauthorized(format!("the bearer token is not valid: {e}"))),
                 }
             }
@@ -809,7 +815,7 @@ impl Gateway {
             None
         };
         let attributes = match self.attributes(routes, route, &parts.headers) {
-            Ok(a) => a.or(web_attributes),
+            Ok(a) => a.or_else(|| web_attributes.map(Arc::new)),
             Err(message) => {
                 let mut r = json_response(
                     StatusCode::UNAUTHORIZED,

@@ -4,15 +4,13 @@
 //! once less than a fifth of its lifetime is left. Bounded: when full, the oldest entry goes.
 //! Sharded mutexes, so request threads rarely wait on each other.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
 use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use serde_json::{Map, Value};
 
+use crate::bounded::BoundedMap;
 use crate::token::IssuedJwt;
 
 /// A cached JWT is renewed once less than `1 / RENEW_FRACTION` of its lifetime remains.
@@ -89,24 +87,13 @@ impl CacheKey {
 /// A bounded, thread-safe cache of signed backend JWTs.
 #[derive(Debug)]
 pub struct JwtCache {
-    shards: Vec<Mutex<Shard>>,
-    per_shard: usize,
-    hasher: RandomState,
-}
-
-#[derive(Debug, Default)]
-struct Shard {
-    entries: HashMap<CacheKey, Entry>,
-    /// Insertion sequence → key: the first is the oldest.
-    order: BTreeMap<u64, CacheKey>,
-    next_sequence: u64,
+    map: BoundedMap<CacheKey, Entry>,
 }
 
 #[derive(Debug)]
 struct Entry {
     token: Arc<str>,
     renew_at: i64,
-    sequence: u64,
 }
 
 /// When a JWT issued at `issued_at`, expiring at `expires_at`, should be replaced.
@@ -116,61 +103,32 @@ pub fn renew_at(issued_at: i64, expires_at: i64) -> i64 {
 }
 
 impl JwtCache {
-    /// A cache of at most `capacity` JWTs (0 caches nothing).
+    /// A cache of at most about `capacity` JWTs (0 caches nothing).
     pub fn new(capacity: usize) -> JwtCache {
-        // One shard per 64 entries, at most 16: small caches evict exactly the oldest.
-        let shards = (capacity / 64).clamp(1, 16);
         JwtCache {
-            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: capacity.div_ceil(shards),
-            hasher: RandomState::new(),
+            map: BoundedMap::new(capacity),
         }
     }
 
-    fn shard(&self, key: &CacheKey) -> Option<MutexGuard<'_, Shard>> {
-        let count = u64::try_from(self.shards.len()).ok().filter(|&n| n > 0)?;
-        let index = usize::try_from(self.hasher.hash_one(key) % count).ok()?;
-        let shard = self.shards.get(index)?;
-        // A panic elsewhere while holding the lock cannot leave a shard inconsistent in a way
-        // that matters: at worst an entry is missing from `order` and is never evicted early.
-        Some(shard.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// The cached JWT for `key`, unless it is due for renewal at `now`.
+    /// The cached JWT for `key` if it is not yet due for renewal at `now`; a due entry is
+    /// dropped.
     pub fn get(&self, key: &CacheKey, now: i64) -> Option<Arc<str>> {
-        let mut shard = self.shard(key)?;
-        let entry = shard.entries.get(key)?;
-        if now < entry.renew_at {
-            return Some(entry.token.clone());
-        }
-        shard.remove(key);
-        None
+        self.map.get_with(key, |e| {
+            if now < e.renew_at {
+                Ok(e.token.clone())
+            } else {
+                Err(())
+            }
+        })
     }
 
     /// Caches `jwt` for `key`, evicting the oldest entries if the cache is full.
     pub fn insert(&self, key: CacheKey, jwt: &IssuedJwt) {
-        if self.per_shard == 0 {
-            return;
-        }
-        let Some(mut shard) = self.shard(&key) else {
-            return;
-        };
-        shard.remove(&key);
-        while shard.entries.len() >= self.per_shard {
-            let Some((_, oldest)) = shard.order.pop_first() else {
-                break;
-            };
-            shard.entries.remove(&oldest);
-        }
-        let sequence = shard.next_sequence;
-        shard.next_sequence = sequence.wrapping_add(1);
-        shard.order.insert(sequence, key.clone());
-        shard.entries.insert(
+        self.map.insert(
             key,
             Entry {
                 token: jwt.token.clone(),
                 renew_at: renew_at(jwt.issued_at, jwt.expires_at),
-                sequence,
             },
         );
     }
@@ -192,27 +150,11 @@ impl JwtCache {
 
     /// Number of cached JWTs.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                s.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entries
-                    .len()
-            })
-            .sum()
+        self.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Shard {
-    fn remove(&mut self, key: &CacheKey) {
-        if let Some(entry) = self.entries.remove(key) {
-            self.order.remove(&entry.sequence);
-        }
+        self.map.is_empty()
     }
 }
 

@@ -14,6 +14,8 @@
 //! The semantics are documented in this crate's `README.md`.
 #![forbid(unsafe_code)]
 
+mod bounded;
+
 pub mod cache;
 pub mod config;
 // The file keeps the short name; the module is named for what it does (`identity_mapping::apply`).

@@ -7,12 +7,11 @@
 //! checked it: replacing the keys clears the cache, and an entry from an older verifier misses.
 //! Failures are never cached. Bounded: when full, the oldest entry goes. Sharded mutexes.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
+
+use crate::bounded::BoundedMap;
 
 /// A verified token's header and claims.
 #[derive(Debug)]
@@ -24,42 +23,21 @@ pub struct VerifiedToken {
 /// A bounded, thread-safe cache of verified upstream bearer tokens.
 #[derive(Debug)]
 pub struct TokenCache {
-    shards: Vec<Mutex<Shard>>,
-    per_shard: usize,
-    hasher: RandomState,
-}
-
-#[derive(Debug, Default)]
-struct Shard {
-    entries: HashMap<Arc<str>, Entry>,
-    /// Insertion sequence → token: the first is the oldest.
-    order: BTreeMap<u64, Arc<str>>,
-    next_sequence: u64,
+    map: BoundedMap<Arc<str>, Entry>,
 }
 
 #[derive(Debug)]
 struct Entry {
     token: Arc<VerifiedToken>,
     verifier: Arc<jose::Verifier>,
-    sequence: u64,
 }
 
 impl TokenCache {
     /// A cache of at most `capacity` tokens (0 caches nothing).
     pub fn new(capacity: usize) -> TokenCache {
-        let shards = (capacity / 64).clamp(1, 16);
         TokenCache {
-            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: capacity.div_ceil(shards),
-            hasher: RandomState::new(),
+            map: BoundedMap::new(capacity),
         }
-    }
-
-    fn shard(&self, token: &str) -> Option<MutexGuard<'_, Shard>> {
-        let count = u64::try_from(self.shards.len()).ok().filter(|&n| n > 0)?;
-        let index = usize::try_from(self.hasher.hash_one(token) % count).ok()?;
-        let shard = self.shards.get(index)?;
-        Some(shard.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Verifies `token` with `verifier` against `v`, or takes a cached verification by the same
@@ -89,77 +67,39 @@ impl TokenCache {
     }
 
     fn get(&self, verifier: &Arc<jose::Verifier>, token: &str) -> Option<Arc<VerifiedToken>> {
-        let shard = self.shard(token)?;
-        let entry = shard.entries.get(token)?;
-        Arc::ptr_eq(&entry.verifier, verifier).then(|| entry.token.clone())
+        self.map
+            .get_with(token, |e| {
+                Ok(Arc::ptr_eq(&e.verifier, verifier).then(|| e.token.clone()))
+            })
+            .flatten()
     }
 
     fn remove(&self, token: &str) {
-        if let Some(mut shard) = self.shard(token) {
-            shard.remove(token);
-        }
+        self.map.remove(token);
     }
 
     fn insert(&self, verifier: &Arc<jose::Verifier>, token: &str, verified: Arc<VerifiedToken>) {
-        if self.per_shard == 0 {
-            return;
-        }
-        let Some(mut shard) = self.shard(token) else {
-            return;
-        };
-        shard.remove(token);
-        while shard.entries.len() >= self.per_shard {
-            let Some((_, oldest)) = shard.order.pop_first() else {
-                break;
-            };
-            shard.entries.remove(&oldest);
-        }
-        let sequence = shard.next_sequence;
-        shard.next_sequence = sequence.wrapping_add(1);
-        let key: Arc<str> = Arc::from(token);
-        shard.order.insert(sequence, key.clone());
-        shard.entries.insert(
-            key,
+        self.map.insert(
+            Arc::from(token),
             Entry {
                 token: verified,
                 verifier: verifier.clone(),
-                sequence,
             },
         );
     }
 
     /// Forgets every token (the upstream keys changed).
     pub fn clear(&self) {
-        for shard in &self.shards {
-            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            shard.entries.clear();
-            shard.order.clear();
-        }
+        self.map.clear();
     }
 
     /// Number of cached tokens.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                s.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entries
-                    .len()
-            })
-            .sum()
+        self.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Shard {
-    fn remove(&mut self, token: &str) {
-        if let Some(entry) = self.entries.remove(token) {
-            self.order.remove(&entry.sequence);
-        }
+        self.map.is_empty()
     }
 }
 

@@ -609,11 +609,7 @@ async fn resume(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let env_id = match path {
-        Ok(Path(env)) => env,
-        Err(e) => return envelope(&path_error(&e)),
-    };
-    let st = match s.env(&env_id) {
+    let st = match env_at(&s, path) {
         Ok(st) => st,
         Err(e) => return envelope(&e),
     };
@@ -733,11 +729,7 @@ async fn token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let env_id = match path {
-        Ok(Path(env)) => env,
-        Err(e) => return envelope(&path_error(&e)),
-    };
-    let st = match s.env(&env_id) {
+    let st = match env_at(&s, path) {
         Ok(st) => st,
         Err(e) => return envelope(&e),
     };
@@ -820,11 +812,7 @@ async fn userinfo(
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let env_id = match path {
-        Ok(Path(env)) => env,
-        Err(e) => return envelope(&path_error(&e)),
-    };
-    let st = match s.env(&env_id) {
+    let st = match env_at(&s, path) {
         Ok(st) => st,
         Err(e) => return envelope(&e),
     };

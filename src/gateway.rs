@@ -179,7 +179,9 @@ pub fn run(a: &GatewayArgs) -> Outcome {
         crate::clock::now(),
     )
     .context("[auth_token] keyset_file")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // This runtime accepts connections and runs the reloads and refreshes; requests are served
+    // by `serve`'s worker threads (one single-threaded runtime per CPU).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

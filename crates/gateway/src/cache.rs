@@ -123,6 +123,17 @@ impl JwtCache {
     }
 
     /// Caches `jwt` for `key`, evicting the oldest entries if the cache is full.
+    /// [`JwtCache::get`], with the time the JWT is due for renewal.
+    pub fn get_with_renewal(&self, key: &CacheKey, now: i64) -> Option<(Arc<str>, i64)> {
+        self.map.get_with(key, |e| {
+            if now < e.renew_at {
+                Ok((e.token.clone(), e.renew_at))
+            } else {
+                Err(())
+            }
+        })
+    }
+
     pub fn insert(&self, key: CacheKey, jwt: &IssuedJwt) {
         self.map.insert(
             key,

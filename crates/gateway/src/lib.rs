@@ -22,6 +22,7 @@ pub mod config;
 #[path = "mapping.rs"]
 pub mod identity_mapping;
 pub mod keyset;
+pub mod pool;
 pub mod proxy;
 pub mod tls;
 pub mod token;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -15,14 +16,16 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use jose::Validation;
 use serde_json::{json, Map, Value};
 
 use crate::cache::{self, CacheKey, JwtCache};
 use crate::config::{Config, Session};
 use crate::identity_mapping::{self, Mapping};
-use crate::keyset::Keyset;
+use crate::keyset::{Keyset, SigningKey};
+use crate::pool::{BackendError, Pool};
 use crate::token::{self, TokenProfile};
-use crate::token_cache::TokenCache;
+use crate::token_cache::{TokenCache, VerifiedToken};
 use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
 
 /// The response body: a streamed backend body or a small generated one.
@@ -66,6 +69,8 @@ pub struct Route {
 /// The upstream issuer's verifier for `api` sessions.
 pub struct ApiVerifier {
     verifier: RwLock<Arc<jose::Verifier>>,
+    /// Incremented each time the keys are replaced.
+    generation: AtomicU64,
     pub validation: jose::Validation,
     /// Tokens already verified with the current keys (cleared when the keys change).
     pub tokens: TokenCache,
@@ -75,6 +80,7 @@ impl ApiVerifier {
     pub fn new(keys: jose::KeySet, validation: jose::Validation) -> ApiVerifier {
         ApiVerifier {
             verifier: RwLock::new(Arc::new(jose::Verifier::new(keys))),
+            generation: AtomicU64::new(0),
             validation,
             tokens: TokenCache::new(10_000),
         }
@@ -88,12 +94,19 @@ impl ApiVerifier {
             .clone()
     }
 
+    /// Changes each time the keys are replaced: a token verified under another generation must
+    /// be verified again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Replaces the upstream keys (a JWK Set URL re-fetched).
     pub fn set_keys(&self, keys: jose::KeySet) {
         *self
             .verifier
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(jose::Verifier::new(keys));
+        self.generation.fetch_add(1, Ordering::AcqRel);
         // Entries of the old verifier would miss anyway; free them now.
         self.tokens.clear();
     }
@@ -208,10 +221,17 @@ impl Routes {
 
     /// The application whose context root is the longest prefix of `path`.
     pub fn route(&self, path: &str) -> Option<&Route> {
+        self.route_index(path).and_then(|i| self.routes.get(i))
+    }
+
+    /// The position in `routes` of [`Routes::route`]'s application.
+    pub fn route_index(&self, path: &str) -> Option<usize> {
         self.routes
             .iter()
-            .filter(|r| root_matches(&r.context_root, path))
-            .max_by_key(|r| r.context_root.trim_end_matches('/').len())
+            .enumerate()
+            .filter(|(_, r)| root_matches(&r.context_root, path))
+            .max_by_key(|(_, r)| r.context_root.trim_end_matches('/').len())
+            .map(|(i, _)| i)
     }
 }
 
@@ -248,9 +268,18 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name.starts_with("proxy-") || HOP_BY_HOP.contains(&name)
+}
+
 /// Removes hop-by-hop headers: the fixed list, any `Proxy-*`, and every header named in
 /// `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages have none: one pass over the names, no lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<String> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -275,26 +304,50 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The client's IP address as a header value.
+pub fn ip_value(client: SocketAddr) -> HeaderValue {
+    HeaderValue::from_str(&client.ip().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
 /// Adds `X-Forwarded-For` (appending the client), `-Proto` and `-Host` (the client's Host).
 pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, proto: &str) {
-    let ip = client.ip().to_string();
-    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
+    add_forwarded_ip(headers, &ip_value(client), proto);
+}
+
+/// [`add_forwarded`] with the client's address already made a header value ([`ip_value`]).
+pub fn add_forwarded_ip(headers: &mut HeaderMap, ip: &HeaderValue, proto: &str) {
+    let prior = headers
+        .get(X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .filter(|prior| !prior.trim().is_empty());
+    let xff = match prior {
+        Some(prior) => {
+            let mut joined = Vec::with_capacity(prior.len() + 2 + ip.len());
+            joined.extend_from_slice(prior.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(ip.as_bytes());
+            HeaderValue::from_bytes(&joined).ok()
+        }
+        None => Some(ip.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert("x-forwarded-for", v);
+    if let Some(v) = xff {
+        headers.insert(X_FORWARDED_FOR, v);
     }
     headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(proto_static(proto)),
     );
     match headers.get(header::HOST).cloned() {
         Some(host) => {
-            headers.insert("x-forwarded-host", host);
+            headers.insert(X_FORWARDED_HOST, host);
         }
         None => {
-            headers.remove("x-forwarded-host");
+            headers.remove(X_FORWARDED_HOST);
         }
     }
 }
@@ -320,19 +373,51 @@ pub fn error_body(code: &str, message: &str) -> Bytes {
     Bytes::from(json!({"error": code, "message": message}).to_string())
 }
 
-/// Plain counters for `/pa/metrics`.
+/// Counters for `/pa/metrics`: one shard per worker thread (written only by that worker, so
+/// requests never contend on a counter), summed when rendered.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    shards: Mutex<Vec<Arc<MetricsShard>>>,
     backend_errors: Mutex<BTreeMap<(String, &'static str), u64>>,
-    cache_hits: std::sync::atomic::AtomicU64,
-    cache_misses: std::sync::atomic::AtomicU64,
+}
+
+/// One worker's counters.
+#[derive(Default)]
+pub struct MetricsShard {
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+}
+
+impl MetricsShard {
+    pub fn request(&self, app: &str, status: StatusCode) {
+        let mut map = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        if !map.contains_key(app) {
+            map.insert(app.to_owned(), BTreeMap::new());
+        }
+        if let Some(statuses) = map.get_mut(app) {
+            *statuses.entry(status.as_u16()).or_default() += 1;
+        }
+    }
+
+    pub fn cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn cache_miss(&self) {
+        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
-    pub fn request(&self, app: &str, status: StatusCode) {
-        let mut map = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        *map.entry((app.to_owned(), status.as_u16())).or_default() += 1;
+    /// A new shard, counted in [`Metrics::render`].
+    pub fn shard(&self) -> Arc<MetricsShard> {
+        let shard = Arc::new(MetricsShard::default());
+        self.shards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(shard.clone());
+        shard
     }
 
     pub fn backend_error(&self, app: &str, kind: &'static str) {
@@ -346,16 +431,31 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self, kid: &str) -> String {
         use std::fmt::Write;
-        use std::sync::atomic::Ordering;
-        let mut out = String::new();
-        out.push_str("# HELP signet_gateway_requests_total Requests by application and status.\n");
-        out.push_str("# TYPE signet_gateway_requests_total counter\n");
-        for ((app, status), n) in self
-            .requests
+        let mut requests: BTreeMap<(String, u16), u64> = BTreeMap::new();
+        let (mut hits, mut misses) = (0u64, 0u64);
+        for shard in self
+            .shards
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
         {
+            for (app, statuses) in shard
+                .requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
+                for (status, n) in statuses {
+                    *requests.entry((app.clone(), *status)).or_default() += n;
+                }
+            }
+            hits = hits.saturating_add(shard.cache_hits.load(Ordering::Relaxed));
+            misses = misses.saturating_add(shard.cache_misses.load(Ordering::Relaxed));
+        }
+        let mut out = String::new();
+        out.push_str("# HELP signet_gateway_requests_total Requests by application and status.\n");
+        out.push_str("# TYPE signet_gateway_requests_total counter\n");
+        for ((app, status), n) in &requests {
             let _ = writeln!(
                 out,
                 "signet_gateway_requests_total{{application=\"{}\",status=\"{status}\"}} {n}",
@@ -377,17 +477,9 @@ impl Metrics {
             );
         }
         out.push_str("# TYPE signet_gateway_jwt_cache_hits_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_gateway_jwt_cache_hits_total {}",
-            self.cache_hits.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(out, "signet_gateway_jwt_cache_hits_total {hits}");
         out.push_str("# TYPE signet_gateway_jwt_cache_misses_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_gateway_jwt_cache_misses_total {}",
-            self.cache_misses.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(out, "signet_gateway_jwt_cache_misses_total {misses}");
         out.push_str("# HELP signet_gateway_signing_key_info The active signing key.\n");
         out.push_str("# TYPE signet_gateway_signing_key_info gauge\n");
         let _ = writeln!(
@@ -418,9 +510,11 @@ pub struct Client {
 /// The gateway's shared state.
 pub struct Gateway {
     pub routes: RwLock<Arc<Routes>>,
+    /// Incremented after each routes swap; connections re-read `routes` when it changes.
+    routes_generation: AtomicU64,
     pub keyset: RwLock<Arc<Keyset>>,
+    keyset_generation: AtomicU64,
     pub metrics: Metrics,
-    pub client: HttpClient<HttpConnector, Incoming>,
     /// For the `[web_session]` provider's token and userinfo endpoints (http or https).
     pub provider_client: web_session::ProviderClient,
     /// The session cookie key when `cookie_secret` is not configured (made at start-up).
@@ -434,9 +528,6 @@ impl Gateway {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(10)));
         connector.set_nodelay(true);
-        let client = HttpClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector.clone());
         connector.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(
@@ -451,9 +542,10 @@ impl Gateway {
         let web_key = SealKey::random().map_err(std::io::Error::other)?;
         Ok(Gateway {
             routes: RwLock::new(Arc::new(routes)),
+            routes_generation: AtomicU64::new(0),
             keyset: RwLock::new(Arc::new(keyset)),
+            keyset_generation: AtomicU64::new(0),
             metrics: Metrics::default(),
-            client,
             provider_client,
             web_key,
             now,
@@ -476,52 +568,12 @@ impl Gateway {
 
     pub fn swap_routes(&self, routes: Routes) {
         *self.routes.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(routes);
+        self.routes_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn swap_keyset(&self, keyset: Keyset) {
         *self.keyset.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keyset);
-    }
-
-    /// Handles one request; never fails (errors become JSON responses).
-    pub async fn handle(
-        self: Arc<Self>,
-        req: Request<Incoming>,
-        client: Arc<Client>,
-    ) -> Result<Response<Body>, Infallible> {
-        let path = req.uri().path().to_owned();
-        if path == "/pa/heartbeat.ping" {
-            return Ok(json_response(
-                StatusCode::OK,
-                Bytes::from_static(b"{\"status\":\"ok\"}"),
-            ));
-        }
-        if path == web_session::CALLBACK_PATH {
-            let response = self.oidc_callback(req, &client).await;
-            self.metrics.request("", response.status());
-            return Ok(response);
-        }
-        if path == "/pa/authtoken/JWKS" {
-            return Ok(self.jwks(req.headers()));
-        }
-        if path == "/pa/metrics" {
-            let now = (self.now)();
-            let kid = self.current_keyset().active_signing_key(now).kid().clone();
-            return Ok(with_type(
-                Response::new(full(Bytes::from(self.metrics.render(&kid)))),
-                "text/plain; version=0.0.4",
-            ));
-        }
-        let routes = self.current_routes();
-        let Some(route) = routes.route(&path) else {
-            self.metrics.request("", StatusCode::NOT_FOUND);
-            return Ok(json_response(
-                StatusCode::NOT_FOUND,
-                error_body("not_found", "no application serves this path"),
-            ));
-        };
-        let response = self.forward(&routes, route, req, &client).await;
-        self.metrics.request(&route.name, response.status());
-        Ok(response)
+        self.keyset_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn jwks(&self, headers: &HeaderMap) -> Response<Body> {
@@ -556,64 +608,153 @@ impl Gateway {
         response
     }
 
-    /// The user's attributes for the route's session, or why the request is unauthorized.
-    fn attributes(
+    /// An `api` session's request: the bearer token verified (or the connection's last token,
+    /// its claims validated again against the clock) and, with a mapping, the mapped header
+    /// value. `Err` is the response to send instead (`401`, or `500` when signing fails).
+    #[allow(clippy::too_many_arguments)]
+    fn api_session(
         &self,
-        routes: &Routes,
+        conn: &Conn,
+        snapshot: &Snapshot,
+        index: usize,
         route: &Route,
         headers: &HeaderMap,
-    ) -> Result<Option<Arc<Map<String, Value>>>, String> {
-        match route.session {
-            Session::None | Session::Web => Ok(None),
-            Session::Api => {
-                let unauthorized = |message: String| message;
-                let Some(api) = &routes.api else {
-                    return Err(unauthorized("no api session is configured".into()));
-                };
-                let Some(token) = bearer_token(headers) else {
-                    return Err(unauthorized("a bearer token is required".into()));
-                };
-                let validation = jose::Validation {
-                    now: Some((self.now)()),
-                    ..api.validation.clone()
-                };
-                match api.tokens.verify(&api.verifier(), token, &validation) {
-                    Ok(verified) => Ok(Some(verified.claims.clone())),
-                    Err(e) => Err(unauthorized(format!("the bearer token is not valid: {e}"))),
+        keyset: &Keyset,
+        now: i64,
+    ) -> Result<Option<HeaderValue>, Box<Response<Body>>> {
+        let routes = &snapshot.routes;
+        let Some(api) = &routes.api else {
+            return Err(Box::new(unauthorized("no api session is configured")));
+        };
+        let Some(token) = bearer_token(headers) else {
+            return Err(Box::new(unauthorized("a bearer token is required")));
+        };
+        let verifier_generation = api.generation();
+        let mut state = conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let still_valid = match &mut state.memo {
+            Some(memo)
+                if memo.routes_generation == snapshot.generation
+                    && memo.verifier_generation == verifier_generation
+                    && *memo.token == *token =>
+            {
+                memo.validation.now = Some(now);
+                jose::jwt::validate(
+                    &memo.verified.header,
+                    &memo.verified.claims,
+                    &memo.validation,
+                )
+                .is_ok()
+            }
+            _ => false,
+        };
+        if !still_valid {
+            state.memo = None;
+            let validation = Validation {
+                now: Some(now),
+                ..api.validation.clone()
+            };
+            match api.tokens.verify(&api.verifier(), token, &validation) {
+                Ok(verified) => {
+                    state.memo = Some(Memo {
+                        token: token.into(),
+                        routes_generation: snapshot.generation,
+                        verifier_generation,
+                        verified,
+                        validation,
+                        mapped: None,
+                    })
+                }
+                Err(e) => {
+                    return Err(Box::new(unauthorized(&format!(
+                        "the bearer token is not valid: {e}"
+                    ))))
                 }
             }
         }
+        let (Some(m), Some(memo)) = (&route.mapping, state.memo.as_mut()) else {
+            return Ok(None);
+        };
+        let mapped = match &mut memo.mapped {
+            Some(mapped) if mapped.route == index => mapped,
+            slot => {
+                let attributes = identity_mapping::apply(&m.mapping, &memo.verified.claims);
+                slot.insert(MappedMemo {
+                    route: index,
+                    identity: token::identity_claims(&m.profile, attributes, &conn.client.chain),
+                    jwt: None,
+                })
+            }
+        };
+        let key = keyset.active_signing_key(now);
+        if !m.cache {
+            return match token::issue(&m.profile, &mapped.identity, now, key) {
+                Ok(jwt) => Ok(mapped_value(m, &jwt.token)),
+                Err(e) => Err(Box::new(token_error(&e))),
+            };
+        }
+        if let Some(jwt) = &mapped.jwt {
+            if now < jwt.renew_at && jwt.kid == *key.kid() {
+                conn.worker.metrics.cache_hit();
+                return Ok(Some(jwt.value.clone()));
+            }
+        }
+        let (jwt, renew_at) = self
+            .cached_jwt(routes, m, &mapped.identity, key, now, &conn.worker.metrics)
+            .map_err(|e| Box::new(token_error(&e)))?;
+        let value = mapped_value(m, &jwt);
+        mapped.jwt = value.clone().map(|value| MemoJwt {
+            value,
+            kid: key.kid().clone(),
+            renew_at,
+        });
+        Ok(value)
     }
 
-    /// The mapped JWT for these attributes (cached when the mapping says so).
+    /// The JWT for these identity claims from the JWT cache (issued and cached on a miss), and
+    /// when it is due for renewal.
+    fn cached_jwt(
+        &self,
+        routes: &Routes,
+        m: &MappingRuntime,
+        identity: &Map<String, Value>,
+        key: &SigningKey,
+        now: i64,
+        metrics: &MetricsShard,
+    ) -> Result<(Arc<str>, i64), token::TokenError> {
+        let cache_key = CacheKey::new(
+            m.mapping.name().clone(),
+            cache::claims_digest(identity),
+            key.kid().clone(),
+        );
+        if let Some(found) = routes.cache.get_with_renewal(&cache_key, now) {
+            metrics.cache_hit();
+            return Ok(found);
+        }
+        metrics.cache_miss();
+        let jwt = token::issue(&m.profile, identity, now, key)?;
+        routes.cache.insert(cache_key, &jwt);
+        Ok((jwt.token, cache::renew_at(jwt.issued_at, jwt.expires_at)))
+    }
+
+    /// The mapped JWT for these attributes (a `web` session's), cached when the mapping says so.
     fn mapped_jwt(
         &self,
         routes: &Routes,
         m: &MappingRuntime,
         attributes: &Map<String, Value>,
         chain: &[Vec<u8>],
+        keyset: &Keyset,
+        metrics: &MetricsShard,
     ) -> Result<Arc<str>, token::TokenError> {
-        use std::sync::atomic::Ordering;
         let now = (self.now)();
         let mapped = identity_mapping::apply(&m.mapping, attributes);
         let identity = token::identity_claims(&m.profile, mapped, chain);
-        let keyset = self.current_keyset();
         let key = keyset.active_signing_key(now);
-        let issue = || token::issue(&m.profile, &identity, now, key);
         if !m.cache {
-            return issue().map(|jwt| jwt.token);
+            return token::issue(&m.profile, &identity, now, key).map(|jwt| jwt.token);
         }
-        let cache_key = CacheKey::new(
-            m.mapping.name().clone(),
-            cache::claims_digest(&identity),
-            key.kid().clone(),
-        );
-        if let Some(token) = routes.cache.get(&cache_key, now) {
-            self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(token);
-        }
-        self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
-        routes.cache.get_or_issue(cache_key, now, issue)
+        self.cached_jwt(routes, m, &identity, key, now, metrics)
+            .map(|(jwt, _)| jwt)
     }
 
     fn web_key<'a>(&'a self, web: &'a WebRuntime) -> &'a SealKey {
@@ -796,36 +937,55 @@ impl Gateway {
 
     async fn forward(
         &self,
-        routes: &Routes,
+        conn: &Conn,
+        snapshot: &Snapshot,
+        index: usize,
         route: &Route,
         req: Request<Incoming>,
-        client: &Client,
     ) -> Response<Body> {
+        let routes = &*snapshot.routes;
         let (mut parts, body) = req.into_parts();
         let mut set_cookie = None;
-        let web_attributes = if route.session == Session::Web {
-            match self.web_session(routes, &parts, client) {
+        let mut mapped = None;
+        match route.session {
+            Session::Api => {
+                let now = (self.now)();
+                let keyset = conn.keyset();
+                match self.api_session(
+                    conn,
+                    snapshot,
+                    index,
+                    route,
+                    &parts.headers,
+                    &keyset.keyset,
+                    now,
+                ) {
+                    Ok(value) => mapped = value,
+                    Err(response) => return *response,
+                }
+            }
+            Session::Web => match self.web_session(routes, &parts, &conn.client) {
                 WebOutcome::Session { attrs, reseal } => {
                     set_cookie = reseal;
-                    Some(attrs)
+                    if let Some(m) = &route.mapping {
+                        let keyset = conn.keyset();
+                        match self.mapped_jwt(
+                            routes,
+                            m,
+                            &attrs,
+                            &conn.client.chain,
+                            &keyset.keyset,
+                            &conn.worker.metrics,
+                        ) {
+                            Ok(jwt) => mapped = mapped_value(m, &jwt),
+                            Err(e) => return token_error(&e),
+                        }
+                    }
                 }
                 WebOutcome::Respond(response) => return response,
-            }
-        } else {
-            None
-        };
-        let attributes = match self.attributes(routes, route, &parts.headers) {
-            Ok(a) => a.or_else(|| web_attributes.map(Arc::new)),
-            Err(message) => {
-                let mut r = json_response(
-                    StatusCode::UNAUTHORIZED,
-                    error_body("invalid_token", &message),
-                );
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return r;
-            }
-        };
+            },
+            Session::None => {}
+        }
         remove_hop_by_hop(&mut parts.headers);
         if let Some(web) = &routes.web {
             let login = web.login_cookie();
@@ -834,54 +994,37 @@ impl Gateway {
                 &[web.config.cookie_name.as_str(), login.as_str()],
             );
         }
-        add_forwarded(&mut parts.headers, client.addr, client.proto);
+        add_forwarded_ip(&mut parts.headers, &conn.client_ip, conn.client.proto);
         if let Some(m) = &route.mapping {
             // The client's own value never reaches the backend, even without a session.
             parts.headers.remove(&m.header);
             if m.bearer {
                 parts.headers.remove(header::AUTHORIZATION);
             }
-            if let Some(attributes) = &attributes {
-                let jwt = match self.mapped_jwt(routes, m, attributes, &client.chain) {
-                    Ok(jwt) => jwt,
-                    Err(e) => {
-                        return json_response(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            error_body("token_error", &e.to_string()),
-                        )
-                    }
-                };
-                let value = if m.bearer {
-                    format!("Bearer {jwt}")
-                } else {
-                    jwt.to_string()
-                };
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    parts.headers.insert(m.header.clone(), v);
-                }
+            if let Some(value) = mapped {
+                parts.headers.insert(m.header.clone(), value);
             }
         }
-        parts.headers.remove(header::HOST);
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
-        let uri = Uri::builder()
-            .scheme(route.scheme.clone())
-            .authority(route.authority.clone())
-            .path_and_query(path_and_query)
-            .build();
-        let Ok(uri) = uri else {
+        // The backend gets the origin-form target (path and query unchanged) and its own Host.
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            let path_and_query = parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
+            parts.uri = Uri::from(path_and_query);
+        }
+        let Ok(host) = HeaderValue::from_str(route.authority.as_str()) else {
             return json_response(
                 StatusCode::BAD_REQUEST,
                 error_body("bad_request", "the request target cannot be forwarded"),
             );
         };
-        parts.uri = uri;
+        parts.headers.insert(header::HOST, host);
         parts.version = hyper::Version::HTTP_11;
         let backend_req = Request::from_parts(parts, body);
-        match tokio::time::timeout(route.timeout, self.client.request(backend_req)).await {
+        let sent = conn.worker.pool.send(route.authority.as_str(), backend_req);
+        match tokio::time::timeout(route.timeout, sent).await {
             Err(_) => {
                 self.metrics.backend_error(&route.name, "timeout");
                 json_response(
@@ -898,10 +1041,9 @@ impl Gateway {
             }
             Ok(Err(e)) => {
                 self.metrics.backend_error(&route.name, "unavailable");
-                let detail = if e.is_connect() {
-                    "the backend refused or could not be reached"
-                } else {
-                    "the backend closed or reset the connection"
+                let detail = match e {
+                    BackendError::Connect => "the backend refused or could not be reached",
+                    BackendError::Closed => "the backend closed or reset the connection",
                 };
                 json_response(
                     StatusCode::BAD_GATEWAY,
@@ -920,6 +1062,189 @@ impl Gateway {
                 Response::from_parts(parts, body.boxed())
             }
         }
+    }
+}
+
+/// The header value for a mapped JWT (`Bearer …` when mapped as a bearer token).
+fn mapped_value(m: &MappingRuntime, jwt: &str) -> Option<HeaderValue> {
+    if m.bearer {
+        HeaderValue::from_str(&format!("Bearer {jwt}")).ok()
+    } else {
+        HeaderValue::from_str(jwt).ok()
+    }
+}
+
+fn unauthorized(message: &str) -> Response<Body> {
+    let mut r = json_response(
+        StatusCode::UNAUTHORIZED,
+        error_body("invalid_token", message),
+    );
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+fn token_error(e: &token::TokenError) -> Response<Body> {
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        error_body("token_error", &e.to_string()),
+    )
+}
+
+/// One worker thread's own resources.
+pub struct Worker {
+    pub pool: Arc<Pool>,
+    pub metrics: Arc<MetricsShard>,
+}
+
+/// A routing table as a connection sees it: the table and the generation it was read at.
+pub struct Snapshot {
+    pub generation: u64,
+    pub routes: Arc<Routes>,
+}
+
+/// The keyset as a connection sees it.
+pub struct KeysetSnapshot {
+    pub generation: u64,
+    pub keyset: Arc<Keyset>,
+}
+
+/// One client connection, served by one worker. Its requests come one at a time, so its state
+/// is never contended; shared state is re-read only when its generation changes.
+pub struct Conn {
+    gateway: Arc<Gateway>,
+    worker: Arc<Worker>,
+    client: Client,
+    /// The client's IP address, for `X-Forwarded-For`.
+    client_ip: HeaderValue,
+    state: Mutex<ConnState>,
+}
+
+#[derive(Default)]
+struct ConnState {
+    /// Cloning the outer `Arc` touches only this connection's counter.
+    routes: Option<Arc<Snapshot>>,
+    keyset: Option<Arc<KeysetSnapshot>>,
+    memo: Option<Memo>,
+}
+
+/// The last bearer token of this connection, verified, with what was mapped from it. It is used
+/// only while the routing table and the upstream keys are the ones it was made with, and its
+/// claims are validated against the clock on every request.
+struct Memo {
+    token: Box<str>,
+    routes_generation: u64,
+    verifier_generation: u64,
+    verified: Arc<VerifiedToken>,
+    /// The `[api_session]` checks; `now` is set per request.
+    validation: Validation,
+    mapped: Option<MappedMemo>,
+}
+
+/// The identity claims of the memo's token for one application's mapping (the connection's
+/// client certificate, if any, included), and the cached JWT for them.
+struct MappedMemo {
+    route: usize,
+    identity: Map<String, Value>,
+    jwt: Option<MemoJwt>,
+}
+
+/// A JWT from the JWT cache, reused until its renewal time or until the signing key changes.
+struct MemoJwt {
+    value: HeaderValue,
+    kid: Arc<str>,
+    renew_at: i64,
+}
+
+impl Conn {
+    pub fn new(gateway: Arc<Gateway>, worker: Arc<Worker>, client: Client) -> Conn {
+        Conn {
+            gateway,
+            worker,
+            client_ip: ip_value(client.addr),
+            client,
+            state: Mutex::new(ConnState::default()),
+        }
+    }
+
+    /// The routing table in force (re-read only after a reload).
+    fn routes(&self) -> Arc<Snapshot> {
+        let generation = self.gateway.routes_generation.load(Ordering::Acquire);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match &state.routes {
+            Some(snapshot) if snapshot.generation == generation => snapshot.clone(),
+            _ => {
+                let snapshot = Arc::new(Snapshot {
+                    generation,
+                    routes: self.gateway.current_routes(),
+                });
+                state.routes = Some(snapshot.clone());
+                snapshot
+            }
+        }
+    }
+
+    /// The keyset in force (re-read only after it changed).
+    fn keyset(&self) -> Arc<KeysetSnapshot> {
+        let generation = self.gateway.keyset_generation.load(Ordering::Acquire);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match &state.keyset {
+            Some(snapshot) if snapshot.generation == generation => snapshot.clone(),
+            _ => {
+                let snapshot = Arc::new(KeysetSnapshot {
+                    generation,
+                    keyset: self.gateway.current_keyset(),
+                });
+                state.keyset = Some(snapshot.clone());
+                snapshot
+            }
+        }
+    }
+
+    /// Handles one request; never fails (errors become JSON responses).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<Body>, Infallible> {
+        let gateway = &*self.gateway;
+        let path = req.uri().path();
+        if path == "/pa/heartbeat.ping" {
+            return Ok(json_response(
+                StatusCode::OK,
+                Bytes::from_static(b"{\"status\":\"ok\"}"),
+            ));
+        }
+        if path == web_session::CALLBACK_PATH {
+            let response = gateway.oidc_callback(req, &self.client).await;
+            self.worker.metrics.request("", response.status());
+            return Ok(response);
+        }
+        if path == "/pa/authtoken/JWKS" {
+            return Ok(gateway.jwks(req.headers()));
+        }
+        if path == "/pa/metrics" {
+            let now = (gateway.now)();
+            let kid = self.keyset().keyset.active_signing_key(now).kid().clone();
+            return Ok(with_type(
+                Response::new(full(Bytes::from(gateway.metrics.render(&kid)))),
+                "text/plain; version=0.0.4",
+            ));
+        }
+        let snapshot = self.routes();
+        let found = snapshot
+            .routes
+            .route_index(path)
+            .and_then(|i| Some((i, snapshot.routes.routes.get(i)?)));
+        let Some((index, route)) = found else {
+            self.worker.metrics.request("", StatusCode::NOT_FOUND);
+            return Ok(json_response(
+                StatusCode::NOT_FOUND,
+                error_body("not_found", "no application serves this path"),
+            ));
+        };
+        let response = gateway.forward(&self, &snapshot, index, route, req).await;
+        self.worker.metrics.request(&route.name, response.status());
+        Ok(response)
     }
 }
 
@@ -973,36 +1298,107 @@ pub struct Listener {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
+/// A connection accepted by a listener, on its way to a worker.
+struct Accepted {
+    stream: std::net::TcpStream,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// The number of worker threads [`serve`] runs: one per available CPU.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Serves connections on every listener until `shutdown` resolves, then lets in-flight requests
-/// finish (at most `grace`).
+/// finish (at most `grace`). Connections are spread over [`default_workers`] worker threads.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listeners: Vec<Listener>,
     shutdown: impl std::future::Future<Output = ()>,
     grace: Duration,
 ) {
+    serve_with_workers(gateway, listeners, shutdown, grace, default_workers()).await;
+}
+
+/// [`serve`] with `workers` worker threads. Like nginx's workers, each runs its own
+/// single-threaded runtime with its own backend connections and counters; the accept loops
+/// (on the caller's runtime) hand accepted connections to them in turn. Configuration, keys
+/// and caches stay shared.
+pub async fn serve_with_workers(
+    gateway: Arc<Gateway>,
+    listeners: Vec<Listener>,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+    workers: usize,
+) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut queues = Vec::new();
+    let mut finished = Vec::new();
+    for id in 0..workers.max(1) {
+        let (queue, accepted) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let gateway = gateway.clone();
+        let stop = stop_rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("signet-gateway-{id}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(worker(gateway, accepted, stop, grace));
+                }
+                let _ = done_tx.send(());
+            });
+        if spawned.is_ok() {
+            queues.push(queue);
+            finished.push(done_rx);
+        }
+    }
+    if queues.is_empty() {
+        // No thread could be started: serve on the caller's runtime.
+        let (queue, accepted) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let gateway = gateway.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            worker(gateway, accepted, stop, grace).await;
+            let _ = done_tx.send(());
+        });
+        queues.push(queue);
+        finished.push(done_rx);
+    }
+    let queues = Arc::new(queues);
+    let next = Arc::new(AtomicUsize::new(0));
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
-        let gateway = gateway.clone();
-        let stop_rx = stop_rx.clone();
-        let done_tx = done_tx.clone();
-        accept_loops.spawn(accept_loop(gateway, listener, stop_rx, done_tx));
+        accept_loops.spawn(accept_loop(
+            listener,
+            queues.clone(),
+            next.clone(),
+            stop_rx.clone(),
+        ));
     }
-    drop(done_tx);
+    drop(queues);
     shutdown.await;
     let _ = stop_tx.send(true);
-    // The accept loops end (closing their listeners) and drop their senders.
+    // The accept loops end (closing their listeners and the workers' queues); each worker then
+    // waits for its connections.
     while accept_loops.join_next().await.is_some() {}
-    let _ = tokio::time::timeout(grace, done_rx.recv()).await;
+    let _ = tokio::time::timeout(grace + Duration::from_secs(1), async {
+        for done in finished {
+            let _ = done.await;
+        }
+    })
+    .await;
 }
 
 async fn accept_loop(
-    gateway: Arc<Gateway>,
     listener: Listener,
+    queues: Arc<Vec<tokio::sync::mpsc::UnboundedSender<Accepted>>>,
+    next: Arc<AtomicUsize>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    done: tokio::sync::mpsc::Sender<()>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -1015,10 +1411,42 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        let turn = next.fetch_add(1, Ordering::Relaxed);
+        let Some(queue) = queues.get(turn % queues.len().max(1)) else {
+            continue;
+        };
+        let _ = queue.send(Accepted {
+            stream,
+            addr,
+            tls: listener.tls.clone(),
+        });
+    }
+}
+
+/// One worker: serves the connections it is handed until its queue closes, then waits (at most
+/// `grace`) for them to finish.
+async fn worker(
+    gateway: Arc<Gateway>,
+    mut accepted: tokio::sync::mpsc::UnboundedReceiver<Accepted>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let worker = Arc::new(Worker {
+        pool: Pool::new(),
+        metrics: gateway.metrics.shard(),
+    });
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    while let Some(Accepted { stream, addr, tls }) = accepted.recv().await {
+        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+            continue;
+        };
         let gateway = gateway.clone();
+        let worker = worker.clone();
         let stop = stop.clone();
-        let done = done.clone();
-        let tls = listener.tls.clone();
+        let done = done_tx.clone();
         tokio::spawn(async move {
             match tls {
                 None => {
@@ -1027,7 +1455,8 @@ async fn accept_loop(
                         proto: "http",
                         chain: Arc::new(Vec::new()),
                     };
-                    serve_connection(gateway, TokioIo::new(stream), client, stop).await;
+                    let conn = Arc::new(Conn::new(gateway, worker, client));
+                    serve_connection(conn, TokioIo::new(stream), stop).await;
                 }
                 Some(acceptor) => {
                     let handshake =
@@ -1046,25 +1475,25 @@ async fn accept_loop(
                         proto: "https",
                         chain: Arc::new(chain),
                     };
-                    serve_connection(gateway, TokioIo::new(tls_stream), client, stop).await;
+                    let conn = Arc::new(Conn::new(gateway, worker, client));
+                    serve_connection(conn, TokioIo::new(tls_stream), stop).await;
                 }
             }
             drop(done);
         });
     }
+    drop(done_tx);
+    let _ = tokio::time::timeout(grace, done_rx.recv()).await;
 }
 
 async fn serve_connection<I>(
-    gateway: Arc<Gateway>,
+    conn: Arc<Conn>,
     io: TokioIo<I>,
-    client: Client,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let client = Arc::new(client);
-    let service =
-        hyper::service::service_fn(move |req| gateway.clone().handle(req, client.clone()));
+    let service = hyper::service::service_fn(move |req| conn.clone().handle(req));
     // A client gets 30 s to send a request's headers (no slowloris holding a connection).
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())

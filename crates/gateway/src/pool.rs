@@ -1,0 +1,194 @@
+//! Backend connections of one worker thread: HTTP/1.1 connections kept alive per backend
+//! authority and reused one request at a time, with no lock shared between workers.
+//!
+//! A connection goes back to the pool when the backend's response body has been read to its
+//! end; a response dropped half-read (the client went away) closes it. Idle connections older
+//! than [`IDLE_TIMEOUT`] are closed instead of reused, and at most [`MAX_IDLE`] are kept per
+//! backend.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+/// How long a connection may sit idle in the pool and still be reused.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Idle connections kept per backend and worker.
+pub const MAX_IDLE: usize = 256;
+/// Connecting to a backend gives up after this long (the application's timeout may be shorter).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Sender = SendRequest<Incoming>;
+/// Per backend authority, its idle connections and since when each is idle.
+type Idle = Vec<(String, Vec<(Sender, Instant)>)>;
+
+/// One worker's idle backend connections, by backend authority (`host:port`).
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<Idle>,
+}
+
+/// Why a backend request failed.
+#[derive(Debug)]
+pub enum BackendError {
+    /// The backend could not be reached (refused, unresolvable, connect timeout).
+    Connect,
+    /// The backend closed or reset the connection, or answered something that is not HTTP.
+    Closed,
+}
+
+impl Pool {
+    pub fn new() -> Arc<Pool> {
+        Arc::new(Pool::default())
+    }
+
+    fn take(&self, authority: &str) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, list) = idle.iter_mut().find(|(a, _)| a == authority)?;
+        while let Some((sender, since)) = list.pop() {
+            if !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, authority: &str, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        match idle.iter_mut().find(|(a, _)| a == authority) {
+            Some((_, list)) => {
+                list.retain(|(s, since)| {
+                    !s.is_closed() && now.saturating_duration_since(*since) < IDLE_TIMEOUT
+                });
+                if list.len() < MAX_IDLE {
+                    list.push((sender, now));
+                }
+            }
+            None => idle.push((authority.to_owned(), vec![(sender, now)])),
+        }
+    }
+
+    async fn connect(authority: &str) -> Result<Sender, BackendError> {
+        let stream =
+            match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
+                .await
+            {
+                Ok(Ok(stream)) => stream,
+                _ => return Err(BackendError::Connect),
+            };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| BackendError::Connect)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    /// Sends `req` (origin-form target, `Host` set) to `authority` on a pooled connection, or a
+    /// new one. A request that a reused connection never wrote (it was closed meanwhile) is
+    /// retried once on a new connection. The response body returns the connection when read.
+    pub async fn send(
+        self: &Arc<Self>,
+        authority: &str,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<PooledBody>, BackendError> {
+        let mut reused = true;
+        loop {
+            let mut sender = match self.take(authority) {
+                Some(mut sender) => match sender.ready().await {
+                    Ok(()) => sender,
+                    Err(_) => continue,
+                },
+                None => {
+                    reused = false;
+                    let mut sender = Pool::connect(authority).await?;
+                    sender.ready().await.map_err(|_| BackendError::Connect)?;
+                    sender
+                }
+            };
+            match sender.try_send_request(req).await {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    let body = PooledBody::new(body, sender, self.clone(), authority);
+                    return Ok(Response::from_parts(parts, body));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if reused => {
+                        req = unsent;
+                        reused = false;
+                    }
+                    _ => return Err(BackendError::Closed),
+                },
+            }
+        }
+    }
+}
+
+/// A backend response body that gives its connection back to the pool once read to the end.
+pub struct PooledBody {
+    inner: Incoming,
+    back: Option<(Sender, Arc<Pool>, String)>,
+}
+
+impl PooledBody {
+    fn new(inner: Incoming, sender: Sender, pool: Arc<Pool>, authority: &str) -> PooledBody {
+        let mut body = PooledBody {
+            inner,
+            back: Some((sender, pool, authority.to_owned())),
+        };
+        body.release_if_done();
+        body
+    }
+
+    fn release_if_done(&mut self) {
+        if self.inner.is_end_stream() {
+            if let Some((sender, pool, authority)) = self.back.take() {
+                pool.put(&authority, sender);
+            }
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => {
+                if let Some((sender, pool, authority)) = self.back.take() {
+                    pool.put(&authority, sender);
+                }
+            }
+            Poll::Ready(Some(Ok(_))) => self.release_if_done(),
+            Poll::Ready(Some(Err(_))) => self.back = None,
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

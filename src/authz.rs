@@ -54,30 +54,6 @@ fn clock() -> Clock {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-}
-
 pub fn run(a: &AuthzArgs) -> Outcome {
     let config = load(&a.config)?;
     let listen = match &a.listen {
@@ -114,7 +90,7 @@ pub fn run(a: &AuthzArgs) -> Outcome {
             .context("cannot write to standard output")?;
         drop(out);
         server
-            .serve(listener, shutdown_signal())
+            .serve_with(listener, crate::ui::router(), crate::signal::shutdown())
             .await
             .map_err(|e| Failure::Usage(anyhow!("the server stopped: {e}")))
     })

@@ -32,52 +32,68 @@ pub fn describe_time(name: &str, value: &Value, now: i64) -> Option<String> {
     Some(format!("{date} ({rel})"))
 }
 
+/// What a reader should know about a header member, if anything.
+pub fn header_note(name: &str, value: &Value) -> Option<&'static str> {
+    match (name, value) {
+        ("alg", Value::String(a)) if a.eq_ignore_ascii_case("none") => {
+            Some("unsecured: no signature at all")
+        }
+        ("jwk" | "jku" | "x5u" | "x5c", _) => Some("never used as a key by Signet"),
+        _ => None,
+    }
+}
+
+/// The JSON view of a decoded token: `{header, payload | payload_text | payload_b64, signature,
+/// verified: false, dates?}`. `decode --json` prints it and `signet ui` shows it.
+pub fn json_view(compact: &jose::jws::Compact<'_>, now: i64) -> Map<String, Value> {
+    let payload_json: Option<Map<String, Value>> =
+        jose::json::parse_object(&compact.payload, jose::Part::Payload).ok();
+    let mut out = Map::new();
+    out.insert("header".into(), Value::Object(compact.header.clone()));
+    match &payload_json {
+        Some(p) => out.insert("payload".into(), Value::Object(p.clone())),
+        None => match std::str::from_utf8(&compact.payload) {
+            Ok(text) => out.insert("payload_text".into(), text.into()),
+            Err(_) => out.insert("payload_b64".into(), compact.payload_b64.into()),
+        },
+    };
+    out.insert("signature".into(), compact.signature_b64.into());
+    out.insert("verified".into(), false.into());
+    if let Some(p) = &payload_json {
+        let dates: Map<String, Value> = TIME_CLAIMS
+            .iter()
+            .filter_map(|n| {
+                p.get(*n)
+                    .and_then(|v| describe_time(n, v, now))
+                    .map(|d| ((*n).to_owned(), json!(d)))
+            })
+            .collect();
+        if !dates.is_empty() {
+            out.insert("dates".into(), Value::Object(dates));
+        }
+    }
+    out
+}
+
 pub fn run(a: &DecodeArgs) -> Outcome {
     let token = input::token(a.token.as_deref())?;
     let compact = jose::jws::decode(&token).map_err(token_error)?;
     let now = crate::clock::now();
-    let payload_json: Option<Map<String, Value>> =
-        jose::json::parse_object(&compact.payload, jose::Part::Payload).ok();
     if a.json {
-        let mut out = Map::new();
-        out.insert("header".into(), Value::Object(compact.header.clone()));
-        match &payload_json {
-            Some(p) => out.insert("payload".into(), Value::Object(p.clone())),
-            None => match std::str::from_utf8(&compact.payload) {
-                Ok(text) => out.insert("payload_text".into(), text.into()),
-                Err(_) => out.insert("payload_b64".into(), compact.payload_b64.into()),
-            },
-        };
-        out.insert("signature".into(), compact.signature_b64.into());
-        out.insert("verified".into(), false.into());
-        if let Some(p) = &payload_json {
-            let dates: Map<String, Value> = TIME_CLAIMS
-                .iter()
-                .filter_map(|n| {
-                    p.get(*n)
-                        .and_then(|v| describe_time(n, v, now))
-                        .map(|d| ((*n).to_owned(), json!(d)))
-                })
-                .collect();
-            if !dates.is_empty() {
-                out.insert("dates".into(), Value::Object(dates));
-            }
-        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default()
+            serde_json::to_string_pretty(&Value::Object(json_view(&compact, now)))
+                .unwrap_or_default()
         );
         return Ok(());
     }
+    let payload_json: Option<Map<String, Value>> =
+        jose::json::parse_object(&compact.payload, jose::Part::Payload).ok();
     let mut text = String::from("Header\n");
     for (k, v) in &compact.header {
-        let note = match (k.as_str(), v) {
-            ("alg", Value::String(a)) if a.eq_ignore_ascii_case("none") => {
-                "  <- unsecured: no signature at all"
-            }
-            ("jwk" | "jku" | "x5u" | "x5c", _) => "  <- never used as a key by Signet",
-            _ => "",
-        };
+        let note = header_note(k, v)
+            .map(|n| format!("  <- {n}"))
+            .unwrap_or_default();
         text.push_str(&format!("  {k}: {}{note}\n", compact_json(v)));
     }
     text.push_str("Payload\n");

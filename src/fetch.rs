@@ -47,6 +47,12 @@ pub fn jwks(spec: &str) -> Result<KeySet> {
     crate::input::key_set(&bytes, spec)
 }
 
+/// A JWK Set from an http(s) URL only (never a file): for URLs that come from a document or a
+/// web page rather than from the user's own command line.
+pub fn jwks_url(url: &str) -> Result<KeySet> {
+    crate::input::key_set(&get(url)?, url)
+}
+
 /// The issuer's OIDC discovery document (`{issuer}/.well-known/openid-configuration`).
 pub fn discovery_document(issuer: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
     let base = issuer.trim_end_matches('/');
@@ -73,5 +79,6 @@ pub fn discover(issuer: &str) -> Result<KeySet> {
         .get("jwks_uri")
         .and_then(|v| v.as_str())
         .ok_or_else(|| anyhow!("{url}: the discovery document has no jwks_uri"))?;
-    jwks(jwks_uri)
+    // A document names this URL, so it is fetched, never read as a local file.
+    jwks_url(jwks_uri)
 }

@@ -49,13 +49,33 @@ pub fn secret(spec: &str, flag: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The warning for an HMAC secret shorter than RFC 7518 §3.2 asks for, if it is.
+pub fn short_secret_warning(key: &Key, alg: Algorithm) -> Option<String> {
+    key.hmac_shorter_than_recommended(alg).then(|| {
+        let min = alg.hmac_min_key_len().unwrap_or(32);
+        format!("the HMAC secret is shorter than {min} bytes; RFC 7518 §3.2 asks for at least {min} bytes for {alg}")
+    })
+}
+
 /// Warns on stderr when an HMAC secret is shorter than RFC 7518 §3.2 asks for.
 pub fn warn_short_secret(key: &Key, alg: Algorithm) {
-    if key.hmac_shorter_than_recommended(alg) {
-        let min = alg.hmac_min_key_len().unwrap_or(32);
-        eprintln!(
-            "signet: warning: the HMAC secret is shorter than {min} bytes; RFC 7518 §3.2 asks for at least {min} bytes for {alg}"
-        );
+    if let Some(w) = short_secret_warning(key, alg) {
+        eprintln!("signet: warning: {w}");
+    }
+}
+
+/// Verification keys from a document: a JWK Set (an object with `keys`), or one key (PEM, DER,
+/// JWK). `source` names the document in errors.
+pub fn verification_keys(bytes: &[u8], source: &str) -> Result<KeySet> {
+    let is_set = jose::json::parse_object(bytes.trim_ascii(), jose::Part::Payload)
+        .map(|m| m.contains_key("keys"))
+        .unwrap_or(false);
+    if is_set {
+        key_set(bytes, source)
+    } else {
+        Ok(KeySet::from(
+            Key::parse(bytes).with_context(|| format!("{source}: not a usable key"))?,
+        ))
     }
 }
 
@@ -143,9 +163,12 @@ pub fn key_value(spec: &str, flag: &str) -> Result<(String, Value)> {
     if k.is_empty() {
         bail!("{flag} {spec:?}: the key is empty");
     }
-    let value = jose::json::parse_value(v, jose::Part::Payload)
-        .unwrap_or_else(|_| Value::String(v.to_owned()));
-    Ok((k.to_owned(), value))
+    Ok((k.to_owned(), json_or_string(v)))
+}
+
+/// A value typed like `-c k=v`: JSON if it parses as JSON, otherwise the text as a string.
+pub fn json_or_string(v: &str) -> Value {
+    jose::json::parse_value(v, jose::Part::Payload).unwrap_or_else(|_| Value::String(v.to_owned()))
 }
 
 /// A lifetime: seconds (`3600`) or a number with a unit (`90s`, `15m`, `15min`, `1h`, `2d`).

@@ -41,25 +41,46 @@ pub struct LoginHintArgs {
     pub json: bool,
 }
 
-pub fn run(a: &LoginHintArgs) -> Outcome {
-    let audience = audience(&a.region, &a.env)?;
-    let client_id = non_empty(&a.client_id, "--client-id")?;
-    let user = non_empty(&a.user, "--user")?;
-    let alg = input::algorithm(&a.alg)?;
+/// What a login_hint_token is made from: the command's values, with the secret already read.
+/// `signet ui` fills this from its form, so both go through the same rules.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub env: &'a str,
+    pub region: &'a str,
+    pub client_id: &'a str,
+    pub user: &'a str,
+    pub alg: &'a str,
+    pub expires_in: &'a str,
+    pub secret: Vec<u8>,
+}
+
+/// A token and the warnings its making raised (e.g. a short secret).
+#[derive(Debug, Clone)]
+pub struct Made {
+    pub token: pingone::Token,
+    pub warnings: Vec<String>,
+}
+
+/// Checks the values and signs the token at `now`. Errors start with the flag at fault.
+pub fn make(i: &Input<'_>, now: i64) -> Result<Made, Failure> {
+    let audience = audience(i.region, i.env)?;
+    let client_id = non_empty(i.client_id, "--client-id")?;
+    let user = non_empty(i.user, "--user")?;
+    let alg = input::algorithm(i.alg)?;
     if !login_hint::ALGORITHMS.contains(&alg) {
         usage!("--alg {alg}: a login_hint_token is signed with HS256, HS384 or HS512");
     }
-    let lifetime = input::duration(&a.expires_in, "--expires-in")?;
+    let lifetime = input::duration(i.expires_in, "--expires-in")?;
     if lifetime <= 0 {
         usage!(
             "--expires-in {}: a login_hint_token needs a positive lifetime",
-            a.expires_in
+            i.expires_in
         );
     }
-    let key =
-        Key::hmac(input::secret(&a.secret, "--secret")?).map_err(|e| anyhow!("--secret: {e}"))?;
-    input::warn_short_secret(&key, alg);
-    let now = crate::clock::now();
+    if i.secret.is_empty() {
+        usage!("--secret: the secret is empty");
+    }
+    let key = Key::hmac(i.secret.clone()).map_err(|e| anyhow!("--secret: {e}"))?;
     let claims = Claims {
         client_id,
         subject: user,
@@ -68,7 +89,29 @@ pub fn run(a: &LoginHintArgs) -> Outcome {
         expires_at: now.saturating_add(lifetime),
     };
     let token = login_hint::build(&claims, &key, alg).map_err(build_error)?;
-    print_token(&token, a.verbose, a.json);
+    Ok(Made {
+        token,
+        warnings: input::short_secret_warning(&key, alg).into_iter().collect(),
+    })
+}
+
+pub fn run(a: &LoginHintArgs) -> Outcome {
+    let made = make(
+        &Input {
+            env: &a.env,
+            region: &a.region,
+            client_id: &a.client_id,
+            user: &a.user,
+            alg: &a.alg,
+            expires_in: &a.expires_in,
+            secret: input::secret(&a.secret, "--secret")?,
+        },
+        crate::clock::now(),
+    )?;
+    for w in &made.warnings {
+        eprintln!("signet: warning: {w}");
+    }
+    print_token(&made.token, a.verbose, a.json);
     Ok(())
 }
 

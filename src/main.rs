@@ -13,6 +13,8 @@ mod keys;
 mod login_hint;
 mod request_object;
 mod sign;
+mod signal;
+mod ui;
 mod verify;
 
 use std::ffi::OsString;
@@ -46,6 +48,9 @@ enum Command {
     Authz(authz::AuthzArgs),
     /// Run the PingAccess-style identity-mapping gateway (reverse proxy), or --check a configuration
     Gateway(gateway::GatewayArgs),
+    /// Serve the browser tools locally: decoder, login_hint_token generator, request-object
+    /// builder
+    Ui(ui::UiArgs),
     /// jwtgen 2.2.0 compatibility: same flags, same output, byte for byte
     #[command(disable_help_flag = true)]
     Jwtgen {
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::RequestObject(a) => request_object::run(a),
         Command::Authz(a) => authz::run(a),
         Command::Gateway(a) => gateway::run(a),
+        Command::Ui(a) => ui::run(a),
         Command::Jwtgen { args } => return jwtgen::main(args.clone()),
     };
     exit::report(outcome)

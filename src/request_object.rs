@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::exit::{usage, Failure, Outcome};
 use crate::input;
-use crate::login_hint::{audience, build_error, non_empty, print_token};
+use crate::login_hint::{audience, build_error, non_empty, print_token, Made};
 
 #[derive(Args, Debug)]
 pub struct RequestObjectArgs {
@@ -127,46 +127,86 @@ fn client_context(specs: &[String]) -> Result<Map<String, Value>, Failure> {
     Ok(context)
 }
 
-/// The key and algorithm from --secret/--key/--alg.
-fn signing_key(a: &RequestObjectArgs) -> Result<(Key, Algorithm), Failure> {
-    let alg = a.alg.as_deref().map(input::algorithm).transpose()?;
-    match (&a.secret, &a.key) {
-        (Some(s), None) => {
+/// How a request object is protected, with the secret or key already read.
+#[derive(Debug, Clone)]
+pub enum Signing {
+    /// HS256/384/512 with the client secret.
+    Secret(Vec<u8>),
+    /// RS256/384/512 with the application's key; `source` names it in errors.
+    Key { key: Key, source: String },
+    /// `alg: none`, for applications that allow unsigned request objects.
+    Unsigned,
+}
+
+/// The key and algorithm for `signing` and `--alg`.
+fn signing_key(signing: &Signing, alg: Option<&str>) -> Result<(Key, Algorithm), Failure> {
+    let alg = alg.map(input::algorithm).transpose()?;
+    match signing {
+        Signing::Secret(s) => {
             let alg = alg.unwrap_or(Algorithm::HS256);
             if !request_object::HMAC_ALGORITHMS.contains(&alg) {
                 usage!("--alg {alg}: --secret signs with HS256, HS384 or HS512 (use --key for RS256/384/512)");
             }
-            let key =
-                Key::hmac(input::secret(s, "--secret")?).map_err(|e| anyhow!("--secret: {e}"))?;
-            input::warn_short_secret(&key, alg);
+            if s.is_empty() {
+                usage!("--secret: the secret is empty");
+            }
+            let key = Key::hmac(s.clone()).map_err(|e| anyhow!("--secret: {e}"))?;
             Ok((key, alg))
         }
-        (None, Some(path)) => {
-            let key = input::key_file(path, None).with_context(|| format!("--key {path}"))?;
+        Signing::Key { key, source } => {
             if key.kind() != KeyKind::Rsa || !key.can_sign() {
-                usage!("--key {path}: request objects are signed with an RSA private key (RS256/384/512) or with --secret");
+                usage!("--key {source}: request objects are signed with an RSA private key (RS256/384/512) or with --secret");
             }
             let alg = alg.unwrap_or_else(|| key.default_algorithm());
             if !request_object::RSA_ALGORITHMS.contains(&alg) {
                 usage!("--alg {alg}: --key signs with RS256, RS384 or RS512 (use --secret for HS256/384/512)");
             }
-            Ok((key, alg))
+            Ok((key.clone(), alg))
         }
-        _ => usage!("give one of --secret, --key or --unsigned"),
+        Signing::Unsigned => usage!("give one of --secret, --key or --unsigned"),
     }
 }
 
-pub fn run(a: &RequestObjectArgs) -> Outcome {
-    let claims = build_claims(a, crate::clock::now())?;
-    let token = if a.unsigned {
-        eprintln!("signet: warning: --unsigned: this request object has no signature; PingOne accepts it only if the application supports unsigned request objects");
-        request_object::build(&claims, Protection::UnsignedInsecure)
-    } else {
-        let (key, alg) = signing_key(a)?;
-        request_object::build(&claims, Protection::Signed { key: &key, alg })
+/// Checks the values and makes the request object at `now`. Errors start with the flag at
+/// fault. `signet ui` calls this too, so both go through the same rules.
+pub fn make(a: &RequestObjectArgs, signing: &Signing, now: i64) -> Result<Made, Failure> {
+    let claims = build_claims(a, now)?;
+    let mut warnings = Vec::new();
+    let token = match signing {
+        Signing::Unsigned => {
+            warnings.push("this request object has no signature; PingOne accepts it only if the application supports unsigned request objects".to_owned());
+            request_object::build(&claims, Protection::UnsignedInsecure)
+        }
+        _ => {
+            let (key, alg) = signing_key(signing, a.alg.as_deref())?;
+            warnings.extend(input::short_secret_warning(&key, alg));
+            request_object::build(&claims, Protection::Signed { key: &key, alg })
+        }
     }
     .map_err(build_error)?;
-    print_token(&token, a.verbose, a.json);
+    Ok(Made { token, warnings })
+}
+
+pub fn run(a: &RequestObjectArgs) -> Outcome {
+    let signing = match (&a.secret, &a.key, a.unsigned) {
+        (_, _, true) => Signing::Unsigned,
+        (Some(s), None, false) => Signing::Secret(input::secret(s, "--secret")?),
+        (None, Some(path), false) => Signing::Key {
+            key: input::key_file(path, None).with_context(|| format!("--key {path}"))?,
+            source: path.clone(),
+        },
+        _ => usage!("give one of --secret, --key or --unsigned"),
+    };
+    let made = make(a, &signing, crate::clock::now())?;
+    for w in &made.warnings {
+        let w = if matches!(signing, Signing::Unsigned) {
+            format!("--unsigned: {w}")
+        } else {
+            w.clone()
+        };
+        eprintln!("signet: warning: {w}");
+    }
+    print_token(&made.token, a.verbose, a.json);
     Ok(())
 }
 

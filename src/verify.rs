@@ -56,17 +56,7 @@ fn keys(a: &VerifyArgs) -> anyhow::Result<KeySet> {
         (Some(s), None, None, None) => KeySet::from(
             Key::hmac(input::secret(s, "--secret")?).map_err(|e| anyhow!("--secret: {e}"))?,
         ),
-        (None, Some(path), None, None) => {
-            let bytes = input::read_file(path)?;
-            let is_set = jose::json::parse_object(bytes.trim_ascii(), jose::Part::Payload)
-                .map(|m| m.contains_key("keys"))
-                .unwrap_or(false);
-            if is_set {
-                input::key_set(&bytes, path)?
-            } else {
-                KeySet::from(input::key_file(path, None)?)
-            }
-        }
+        (None, Some(path), None, None) => input::verification_keys(&input::read_file(path)?, path)?,
         (None, None, Some(spec), None) => fetch::jwks(spec)?,
         (None, None, None, Some(issuer)) => fetch::discover(issuer)?,
         _ => bail!("give one of --secret, --key, --jwks or --issuer"),

@@ -26,7 +26,11 @@ impl Ago {
     }
 }
 
-/// Formats an unsigned number of seconds in its largest whole unit: `45 s`, `12 min`, `3 h`, `2 d`.
+/// A Julian year in seconds (365.25 days).
+const YEAR: f64 = 31_557_600.0;
+
+/// Formats an unsigned number of seconds in its largest whole unit: `45 s`, `12 min`, `3 h`,
+/// `2 d`, and from two years on `14 years`.
 pub fn human_duration(seconds: f64) -> String {
     let s = seconds.abs().floor();
     let (n, unit) = if s < 60.0 {
@@ -35,8 +39,10 @@ pub fn human_duration(seconds: f64) -> String {
         ((s / 60.0).floor(), "min")
     } else if s < 86_400.0 {
         ((s / 3600.0).floor(), "h")
-    } else {
+    } else if s < 2.0 * YEAR {
         ((s / 86_400.0).floor(), "d")
+    } else {
+        ((s / YEAR).floor(), "years")
     };
     format!("{n} {unit}")
 }
@@ -95,6 +101,12 @@ mod tests {
         assert_eq!(Ago::between(1000.0, 955).to_string(), "in 45 s");
         assert_eq!(Ago::between(0.0, 12 * 60).to_string(), "12 min ago");
         assert_eq!(Ago::between(0.0, 2 * 86_400 + 5).to_string(), "2 d ago");
+        assert_eq!(Ago::between(0.0, 700 * 86_400).to_string(), "700 d ago");
+        // PingOne's documented example token, decoded in 2025.
+        assert_eq!(
+            Ago::between(1_300_819_391.0, 1_764_000_000).to_string(),
+            "14 years ago"
+        );
     }
 
     #[test]

@@ -163,6 +163,17 @@ impl Authz {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with(listener, Router::new(), shutdown).await
+    }
+
+    /// Like [`Authz::serve`], with `extra` routes beside PingOne's (e.g. the browser tools at
+    /// `/`). `extra` must not have a fallback; unknown paths get this server's JSON 404.
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        extra: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let shared = self.shared.clone();
         let shortest = shared
             .limits
@@ -177,7 +188,7 @@ impl Authz {
                 shared.sweep();
             }
         });
-        let result = axum::serve(listener, self.router())
+        let result = axum::serve(listener, self.router().merge(extra))
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();

@@ -1,0 +1,361 @@
+//! `signet ui`: the browser tools (JWT decoder, login_hint_token generator, request-object
+//! builder), served from pages embedded in the binary, so secrets never leave the machine.
+//! `signet authz` serves the same routes at `/`.
+//!
+//! The pages call a small JSON API (`/api/*`, see [`api`]) that runs the CLI's own code. The
+//! API answers only same-origin requests: `Content-Type: application/json` (so another site's
+//! page cannot send one without a CORS preflight, which is never granted), a matching `Origin`
+//! when there is one, and a `Host` that is an IP address or `localhost` (so a DNS-rebinding
+//! name cannot reach it).
+
+pub mod api;
+pub mod command;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use anyhow::{anyhow, Context};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clap::Args;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::exit::{usage, Outcome};
+use api::Problem;
+
+/// Where `signet ui` listens unless told otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9030";
+/// Largest API request body.
+const MAX_BODY: usize = 256 * 1024;
+
+#[derive(Args, Debug)]
+pub struct UiArgs {
+    /// Address to listen on, e.g. 127.0.0.1:9030 or 127.0.0.1:0 for any free port
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+}
+
+/// A page or a file the pages load, embedded at build time.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+const ASSETS: [Asset; 9] = [
+    Asset {
+        path: "/",
+        content_type: HTML,
+        body: include_str!("../../web/index.html"),
+    },
+    Asset {
+        path: "/decoder",
+        content_type: HTML,
+        body: include_str!("../../web/decoder.html"),
+    },
+    Asset {
+        path: "/login-hint",
+        content_type: HTML,
+        body: include_str!("../../web/login-hint.html"),
+    },
+    Asset {
+        path: "/request-object",
+        content_type: HTML,
+        body: include_str!("../../web/request-object.html"),
+    },
+    Asset {
+        path: "/assets/style.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../web/style.css"),
+    },
+    Asset {
+        path: "/assets/common.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../web/common.js"),
+    },
+    Asset {
+        path: "/assets/decoder.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../web/decoder.js"),
+    },
+    Asset {
+        path: "/assets/login-hint.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../web/login-hint.js"),
+    },
+    Asset {
+        path: "/assets/request-object.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../web/request-object.js"),
+    },
+];
+
+/// Headers on every answer: nothing is loaded from elsewhere, nothing is framed, no referrer
+/// leaks, nothing is cached (answers carry tokens).
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+    ("cross-origin-resource-policy", "same-origin"),
+];
+
+/// The routes: the pages, their assets and the JSON API. No fallback, so `signet authz` can
+/// merge them beside its own.
+pub fn router() -> Router {
+    let mut r = Router::new();
+    for a in &ASSETS {
+        let (content_type, body) = (a.content_type, a.body);
+        r = r.route(
+            a.path,
+            get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }),
+        );
+    }
+    r.route("/api/decode", post(decode))
+        .route("/api/verify", post(verify))
+        .route("/api/login-hint", post(login_hint))
+        .route("/api/request-object", post(request_object))
+        .layer(middleware::from_fn(guard))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// The host part of a `Host` header value (without the port).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// Whether an API request may be served: see the module documentation.
+pub fn api_allowed(
+    host: Option<&str>,
+    origin: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<(), Problem> {
+    let refuse = |status: u16, message: String| Problem {
+        status,
+        field: None,
+        message,
+    };
+    let host = host.unwrap_or_default();
+    let name = host_name(host);
+    if !(name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()) {
+        return Err(refuse(
+            403,
+            format!("Host \"{host}\" refused: open the tools by IP address or localhost (DNS-rebinding protection)"),
+        ));
+    }
+    if let Some(origin) = origin {
+        let same = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|o| o == host);
+        if !same {
+            return Err(refuse(
+                403,
+                format!("Origin \"{origin}\" refused: the API answers only its own pages"),
+            ));
+        }
+    }
+    let json = content_type
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(refuse(
+            415,
+            "send the request as Content-Type: application/json".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Refuses cross-site API calls and adds the security headers to every answer.
+async fn guard(req: Request, next: Next) -> Response {
+    let mut resp = if req.uri().path().starts_with("/api/") {
+        let h = req.headers();
+        match api_allowed(
+            header_str(h, header::HOST),
+            header_str(h, header::ORIGIN),
+            header_str(h, header::CONTENT_TYPE),
+        ) {
+            Ok(()) => next.run(req).await,
+            Err(p) => problem_response(&p),
+        }
+    } else {
+        next.run(req).await
+    };
+    for (name, value) in SECURITY_HEADERS {
+        resp.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    resp
+}
+
+fn problem_response(p: &Problem) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(p.body())).into_response()
+}
+
+fn answer(result: Result<Value, Problem>) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(p) => problem_response(&p),
+    }
+}
+
+/// Parses a request body; a body that does not fit the form is a problem, never a panic.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(body).map_err(|e| Problem {
+        status: 400,
+        field: None,
+        message: format!("the request body does not fit this form: {e}"),
+    })
+}
+
+async fn decode(body: Bytes) -> Response {
+    answer(parse(&body).and_then(|r| api::decode(&r, crate::clock::now())))
+}
+
+async fn verify(body: Bytes) -> Response {
+    let req: api::VerifyRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(p) => return problem_response(&p),
+    };
+    // Fetching a JWK Set URL blocks; keep it off the async workers.
+    let result = tokio::task::spawn_blocking(move || {
+        api::verification_keys(&req).and_then(|keys| api::verify(&req, keys, crate::clock::now()))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(Problem {
+            status: 500,
+            field: None,
+            message: format!("verification stopped: {e}"),
+        })
+    });
+    answer(result)
+}
+
+async fn login_hint(body: Bytes) -> Response {
+    answer(parse(&body).and_then(|r| api::login_hint(&r, crate::clock::now())))
+}
+
+async fn request_object(body: Bytes) -> Response {
+    answer(parse(&body).and_then(|r| api::request_object(&r, crate::clock::now())))
+}
+
+pub fn run(a: &UiArgs) -> Outcome {
+    let listen: SocketAddr = match a.listen.trim().parse() {
+        Ok(addr) => addr,
+        Err(_) => usage!(
+            "--listen {:?}: not an address and port such as 127.0.0.1:9030",
+            a.listen
+        ),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
+        if !addr.ip().is_loopback() {
+            eprintln!("signet: warning: --listen {addr}: the tools take client secrets; anyone who can reach this address can use them (prefer 127.0.0.1)");
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "signet ui listening on http://{addr}/")
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")?;
+        drop(out);
+        let app = router().fallback(|| async {
+            problem_response(&Problem {
+                status: 404,
+                field: None,
+                message: "no such page; the tools are at /decoder, /login-hint and /request-object"
+                    .to_owned(),
+            })
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(crate::signal::shutdown())
+            .await
+            .map_err(|e| anyhow!("the server stopped: {e}").into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_answers_only_its_own_pages() {
+        let json = Some("application/json");
+        assert!(api_allowed(Some("127.0.0.1:9030"), None, json).is_ok());
+        assert!(api_allowed(Some("localhost:9030"), Some("http://localhost:9030"), json).is_ok());
+        assert!(api_allowed(Some("[::1]:9030"), Some("http://[::1]:9030"), json).is_ok());
+        assert!(api_allowed(
+            Some("127.0.0.1:9030"),
+            None,
+            Some("Application/JSON; charset=utf-8")
+        )
+        .is_ok());
+        let refused = |host, origin, ct| api_allowed(host, origin, ct).map_err(|p| p.status);
+        assert_eq!(refused(Some("evil.example:9030"), None, json), Err(403));
+        assert_eq!(refused(None, None, json), Err(403));
+        assert_eq!(
+            refused(Some("127.0.0.1:9030"), Some("http://evil.example"), json),
+            Err(403)
+        );
+        assert_eq!(
+            refused(Some("127.0.0.1:9030"), Some("null"), json),
+            Err(403)
+        );
+        assert_eq!(
+            refused(Some("127.0.0.1:9030"), None, Some("text/plain")),
+            Err(415)
+        );
+        assert_eq!(refused(Some("127.0.0.1:9030"), None, None), Err(415));
+    }
+
+    #[test]
+    fn every_page_and_asset_is_embedded() {
+        for a in &ASSETS {
+            assert!(!a.body.is_empty(), "{} is empty", a.path);
+            if a.content_type == HTML {
+                assert!(a.body.contains("<main"), "{} has no <main>", a.path);
+                // Nothing is loaded from anywhere else.
+                for remote in [
+                    "src=\"http",
+                    "href=\"http",
+                    "url(http",
+                    "src=\"//",
+                    "href=\"//",
+                ] {
+                    assert!(!a.body.contains(remote), "{} loads {remote}…", a.path);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests need beyond the Rust toolchain, skipping what is already
+# there (safe to run again):
+#   openssl, kill      the gateway tests make a test PKI and signal the server
+#   chromium           the browser tests (tests/ui.rs) drive Debian's chromium headless
+#   node, npm          ... through playwright-core, installed into tests/browser/node_modules
+# Debian packages need root (or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v kill >/dev/null || need+=(procps)
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "tests/setup.sh: installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+lock=tests/browser/package-lock.json
+stamp=tests/browser/node_modules/.signet-lock
+if ! cmp -s "$lock" "$stamp" 2>/dev/null; then
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+  cp "$lock" "$stamp"
+fi

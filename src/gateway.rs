@@ -44,6 +44,19 @@ const UPSTREAM_JWKS_REFRESH: Duration = Duration::from_secs(300);
 /// How long in-flight requests may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// The clock of the request path: `crate::clock::now`, with `SIGNET_NOW` read once rather than
+/// on every request (the environment does not change while the gateway runs, and reading it
+/// takes the process-wide environment lock).
+fn request_clock() -> i64 {
+    static FIXED: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    let fixed = FIXED.get_or_init(|| {
+        std::env::var("SIGNET_NOW")
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    });
+    fixed.unwrap_or_else(jose::time::now)
+}
+
 /// Every problem of the configuration at `path`, or the configuration.
 fn load_checked(path: &Path) -> Result<Config, Vec<Box<dyn Display + Send>>> {
     match ::gateway::config::load(path) {
@@ -216,9 +229,8 @@ async fn serve(
             tls: Some(acceptor),
         });
     }
-    let gateway = Arc::new(
-        Gateway::new(routes, keyset, crate::clock::now).context("cannot start the gateway")?,
-    );
+    let gateway =
+        Arc::new(Gateway::new(routes, keyset, request_clock).context("cannot start the gateway")?);
 
     // The keyset: re-read and rolled off the request path, then swapped in.
     let refresher = gateway.clone();

@@ -276,30 +276,24 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// Removes hop-by-hop headers: the fixed list, any `Proxy-*`, and every header named in
 /// `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages have none: one pass over the names, no lookups.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-        .collect();
-    for name in named {
-        headers.remove(name.as_str());
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    let proxy: Vec<HeaderName> = headers
+    // One pass over the names; most messages have none, or only `Connection: keep-alive`.
+    let mut remove: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| k.as_str().starts_with("proxy-"))
+        .filter(|k| is_hop_by_hop(k))
         .cloned()
         .collect();
-    for name in proxy {
+    if remove.is_empty() {
+        return;
+    }
+    remove.extend(
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok()),
+    );
+    for name in remove {
         headers.remove(name);
     }
 }
@@ -626,16 +620,15 @@ impl Gateway {
         let Some(api) = &routes.api else {
             return Err(Box::new(unauthorized("no api session is configured")));
         };
-        let Some(token) = bearer_token(headers) else {
-            return Err(Box::new(unauthorized("a bearer token is required")));
-        };
+        let required = || Box::new(unauthorized("a bearer token is required"));
+        let authorization = headers.get(header::AUTHORIZATION).ok_or_else(required)?;
         let verifier_generation = api.generation();
         let mut state = conn.state.lock().unwrap_or_else(PoisonError::into_inner);
         let still_valid = match &mut state.memo {
             Some(memo)
                 if memo.routes_generation == snapshot.generation
                     && memo.verifier_generation == verifier_generation
-                    && *memo.token == *token =>
+                    && *memo.authorization == *authorization.as_bytes() =>
             {
                 memo.validation.now = Some(now);
                 jose::jwt::validate(
@@ -649,6 +642,7 @@ impl Gateway {
         };
         if !still_valid {
             state.memo = None;
+            let token = bearer_token(headers).ok_or_else(required)?;
             let validation = Validation {
                 now: Some(now),
                 ..api.validation.clone()
@@ -656,7 +650,7 @@ impl Gateway {
             match api.tokens.verify(&api.verifier(), token, &validation) {
                 Ok(verified) => {
                     state.memo = Some(Memo {
-                        token: token.into(),
+                        authorization: authorization.as_bytes().into(),
                         routes_generation: snapshot.generation,
                         verifier_generation,
                         verified,
@@ -1132,7 +1126,8 @@ struct ConnState {
 /// only while the routing table and the upstream keys are the ones it was made with, and its
 /// claims are validated against the clock on every request.
 struct Memo {
-    token: Box<str>,
+    /// The `Authorization` header that carried it, byte for byte.
+    authorization: Box<[u8]>,
     routes_generation: u64,
     verifier_generation: u64,
     verified: Arc<VerifiedToken>,

@@ -202,6 +202,27 @@ fn api_refuses_other_sites_and_bad_input_and_keeps_serving() {
     assert!(r.text().unwrap().contains("Login hint token generator"));
     let (status, _, text) = post(&format!("{authz}/api/decode"), &body, &[json_ct]);
     assert_eq!(status, 200, "{text}");
+    // A JWK Set URL is fetched by the server: authz's own RS256 set cannot verify an HS256
+    // token, and the answer says so (200: a verdict, not a bad request).
+    let (status, v) = post_json(
+        &format!("{authz}/api/verify"),
+        &json!({"token": token, "method": "jwks_url", "jwks_url": format!("{authz}/env-1/as/jwks")}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["signature"]["valid"], false, "{v}");
+    assert_eq!(
+        v["signature"]["message"], "the key (RSA) cannot be used with alg HS256",
+        "{v}"
+    );
+    let (status, v) = post_json(
+        &format!("{authz}/api/verify"),
+        &json!({"token": token, "method": "jwks_url", "jwks_url": format!("{authz}/env-1/as/nothing")}),
+    );
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("jwks_url")),
+        "{v}"
+    );
     let r = client()
         .get(format!("{authz}/no/such/page"))
         .send()
@@ -335,6 +356,36 @@ fn browser_tools_in_headless_chromium() {
         &[],
     );
     assert_eq!(seed.code, 0, "{}", seed.stderr);
+    // An ES256 token with a kid, an unregistered header member and a jku, and its public key.
+    let dir = TempDir::new();
+    let jwk = dir.write(
+        "es.jwk",
+        signet_in(None, &["keys", "generate", "--alg", "ES256"], None, &[]).stdout,
+    );
+    let es_public_pem = signet_in(
+        None,
+        &["keys", "public", "--format", "pem", &jwk],
+        None,
+        &[],
+    );
+    assert_eq!(es_public_pem.code, 0, "{}", es_public_pem.stderr);
+    let es_token = signet_in(
+        None,
+        &[
+            "sign",
+            "--key",
+            &jwk,
+            "-c",
+            "sub=alice",
+            "--header",
+            "x-custom=hello",
+            "--header",
+            "jku=https://attacker.example/jwks",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(es_token.code, 0, "{}", es_token.stderr);
     let env_id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
     let screenshots = std::env::var("SIGNET_SCREENSHOTS").ok();
     let input = json!({
@@ -345,6 +396,8 @@ fn browser_tools_in_headless_chromium() {
         "example_token": read("examples/login_hint_token.jwt"),
         "example_secret": read("examples/client-secret.txt"),
         "example_aud": EXAMPLE_AUD,
+        "es_token": es_token.stdout.trim(),
+        "es_public_pem": es_public_pem.stdout,
         "hint": { "env": env_id, "client_id": "client-7", "secret": HINT_SECRET, "user": "charlie" },
         "request": { "env": "env-1", "client_id": "app-1", "secret": AUTHZ_SECRET, "remote_ip": "198.51.100.23" },
         "screenshots": screenshots,

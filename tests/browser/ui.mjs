@@ -161,11 +161,27 @@ try {
   await page.locator("#claims-status.ok").waitFor();
   assert.equal(await text(page, "#claims-status"), "Claims valid: exp, nbf, aud checked");
 
-  // An empty key: the message sits beside the key field.
+  // An ES256 token with a kid, a member nobody registered and a jku: all shown, the jku
+  // flagged; verified with the pasted public key (PEM).
+  await page.locator("#token").fill(input.es_token);
+  await page.locator("#header-members").filter({ hasText: "x-custom" }).waitFor();
+  const esHeader = await text(page, "#header-members");
+  assert.match(esHeader, /x-custom"hello"/);
+  assert.match(esHeader, /jku"https:\/\/attacker.example\/jwks"never used as a key by Signet/);
+  assert.match(esHeader, /kid"/);
   await page.locator('input[name="method"][value="key"]').check();
+  assert.ok(await page.locator("#secret").isHidden(), "the secret field hides with another method");
+  // An empty key first: the message sits beside the key field.
   await page.getByRole("button", { name: "Verify" }).click();
   await page.locator("#err-key").filter({ hasText: "paste a PEM" }).waitFor();
-  assert.ok(await page.locator("#secret").isHidden(), "the secret field hides with another method");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "key");
+  await page.locator("#key").fill(input.es_public_pem);
+  await page.locator("#aud").fill("");
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.locator("#signature-status.ok").waitFor();
+  assert.equal(await text(page, "#signature-status"), "Signature verified (ES256)");
+  assert.equal(await text(page, "#claims-status"), "Claims valid: exp, nbf checked");
+  assert.equal(await text(page, "#err-key"), "");
   await page.context().close();
 
   // ---- login_hint_token generator, keyboard only ----

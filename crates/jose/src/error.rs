@@ -79,7 +79,7 @@ pub enum Error {
     UnknownKid(String),
     #[error("no key can verify alg {0}")]
     NoKeyForAlgorithm(String),
-    #[error("a {key} key cannot be used with alg {alg}")]
+    #[error("the key ({key}) cannot be used with alg {alg}")]
     KeyAlgorithmMismatch { alg: String, key: String },
     #[error("signature does not verify")]
     InvalidSignature,

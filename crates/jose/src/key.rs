@@ -199,7 +199,7 @@ impl Key {
             if bound != alg {
                 return Err(Error::KeyAlgorithmMismatch {
                     alg: alg.name().into(),
-                    key: format!("{} key restricted to {bound}", self.kind()),
+                    key: format!("{}, restricted to {bound}", self.kind()),
                 });
             }
         }
@@ -312,7 +312,7 @@ impl Key {
             if bound != alg {
                 return Err(Error::KeyAlgorithmMismatch {
                     alg: alg.name().into(),
-                    key: format!("{} key restricted to {bound}", self.kind()),
+                    key: format!("{}, restricted to {bound}", self.kind()),
                 });
             }
         }

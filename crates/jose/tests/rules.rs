@@ -887,7 +887,7 @@ fn binding_rsa_jwk_with_alg_rs256_refuses_ps256_and_others() {
             v.verify(&t).unwrap_err(),
             Error::KeyAlgorithmMismatch {
                 alg: alg.name().into(),
-                key: "RSA key restricted to RS256".into()
+                key: "RSA, restricted to RS256".into()
             }
         );
     }

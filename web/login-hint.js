@@ -2,12 +2,8 @@
 (() => {
   const form = document.getElementById("login-hint-form");
   const out = document.getElementById("made");
-  const secret = document.getElementById("secret");
-  document.getElementById("show-secret").addEventListener("change", (e) => {
-    secret.type = e.target.checked ? "text" : "password";
-  });
-  Signet.wireCopy(document.getElementById("copy-token"), () => document.getElementById("made-token").textContent);
-  Signet.wireCopy(document.getElementById("copy-command"), () => document.getElementById("command").textContent);
+  Signet.wireShowSecret();
+  Signet.wireMadeCopy();
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();

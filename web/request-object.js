@@ -2,13 +2,9 @@
 (() => {
   const form = document.getElementById("request-object-form");
   const out = document.getElementById("made");
-  const secret = document.getElementById("secret");
-  document.getElementById("show-secret").addEventListener("change", (e) => {
-    secret.type = e.target.checked ? "text" : "password";
-  });
+  Signet.wireShowSecret();
   Signet.wireChoice(form, "signing");
-  Signet.wireCopy(document.getElementById("copy-token"), () => document.getElementById("made-token").textContent);
-  Signet.wireCopy(document.getElementById("copy-command"), () => document.getElementById("command").textContent);
+  Signet.wireMadeCopy();
 
   const noun = { variables: "Variable", client_context: "Context entry" };
 

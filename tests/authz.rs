@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{enc, signet_in, TempDir};
+use common::{client, enc, signet_in, TempDir};
 use serde_json::{json, Value};
 
 const SECRET: &str = "app-1-secret-for-the-emulator-tests";
@@ -178,14 +178,6 @@ impl Reply {
             d["message"].as_str().unwrap_or_default().to_owned(),
         )
     }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 fn send(req: reqwest::blocking::RequestBuilder) -> Reply {

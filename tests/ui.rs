@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{enc, signet_in, spawn_server_env, Child, TempDir, NOW, SEED_LOGIN_HINT_CLAIMS};
+use common::{
+    client, enc, signet_in, spawn_server_env, Child, TempDir, NOW, SEED_LOGIN_HINT_CLAIMS,
+};
 use serde_json::{json, Value};
 
 /// The secret of PingOne's documented jwtgen command.
@@ -62,14 +64,6 @@ fn start_authz() -> (Child, String) {
         &[("SIGNET_NOW", NOW)],
     );
     (child, url.trim_end_matches('/').to_owned())
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// POSTs `body` with `headers`; returns status, content type and body.

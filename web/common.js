@@ -138,5 +138,18 @@ const Signet = (() => {
     out.hidden = false;
   }
 
-  return { api, clearErrors, showError, el, coloured, members, wireChoice, wireShowSecret, wireMadeCopy, showMade };
+  // Posts a generator form's values to `path`; shows the made token, or the error beside its
+  // field.
+  async function make(form, out, path, body) {
+    const r = await api(path, body);
+    if (!r.ok) {
+      out.hidden = true;
+      showError(form, r.error);
+      return;
+    }
+    clearErrors(form);
+    showMade(out, r.data);
+  }
+
+  return { make, api, clearErrors, showError, el, coloured, members, wireChoice, wireShowSecret, wireMadeCopy, showMade };
 })();

@@ -8,7 +8,7 @@
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const v = (id) => document.getElementById(id).value;
-    const r = await Signet.api("/api/login-hint", {
+    await Signet.make(form, out, "/api/login-hint", {
       env: v("env"),
       region: v("region"),
       client_id: v("client_id"),
@@ -17,12 +17,5 @@
       alg: v("alg"),
       expires_in: v("expires_in"),
     });
-    if (!r.ok) {
-      out.hidden = true;
-      Signet.showError(form, r.error);
-      return;
-    }
-    Signet.clearErrors(form);
-    Signet.showMade(out, r.data);
   });
 })();

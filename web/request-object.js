@@ -87,13 +87,6 @@
     if (signing === "secret") body.secret = v("secret");
     if (signing === "key") body.key = v("key");
     if (signing !== "unsigned") body.alg = v("alg");
-    const r = await Signet.api("/api/request-object", body);
-    if (!r.ok) {
-      out.hidden = true;
-      Signet.showError(form, r.error);
-      return;
-    }
-    Signet.clearErrors(form);
-    Signet.showMade(out, r.data);
+    await Signet.make(form, out, "/api/request-object", body);
   });
 })();

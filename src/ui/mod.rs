@@ -76,8 +76,17 @@ const PAGES: [Page; 4] = [
 ];
 
 const LAYOUT: &str = include_str!("../../web/layout.html");
-/// The token, claims and command line block of the two generators (`{{made}}`).
-const MADE: &str = include_str!("../../web/made.html");
+
+/// Pieces the generator pages share: the environment id and region fields, the client
+/// secret field, and the token, claims and command-line block.
+const FRAGMENTS: [(&str, &str); 3] = [
+    (
+        "{{environment}}",
+        include_str!("../../web/fields/environment.html"),
+    ),
+    ("{{secret}}", include_str!("../../web/fields/secret.html")),
+    ("{{made}}", include_str!("../../web/made.html")),
+];
 
 /// A page in the layout: title, scripts, the current page marked in the navigation.
 fn render(page: &Page) -> String {
@@ -91,11 +100,16 @@ fn render(page: &Page) -> String {
         .unwrap_or_default();
     let link = format!("<li><a href=\"{}\">", page.path);
     let current = format!("<li><a href=\"{}\" aria-current=\"page\">", page.path);
+    let main = FRAGMENTS
+        .iter()
+        .fold(page.main.to_owned(), |main, (slot, piece)| {
+            main.replace(slot, piece)
+        });
     LAYOUT
         .replace("{{title}}", page.title)
         .replace("{{scripts}}", &scripts)
         .replace(&link, &current)
-        .replace("{{main}}", &page.main.replace("{{made}}", MADE))
+        .replace("{{main}}", &main)
 }
 
 const JS: &str = "text/javascript; charset=utf-8";

@@ -33,6 +33,15 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
+/// A blocking HTTP client for the server tests: 20 s timeout, redirects not followed.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

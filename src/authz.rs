@@ -1,6 +1,5 @@
 //! `signet authz`: a local PingOne-style authorization server (see `pingone::authz`).
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -68,29 +67,16 @@ pub fn run(a: &AuthzArgs) -> Outcome {
                 .map_err(|e| anyhow!("{DEFAULT_LISTEN}: {e}"))?,
         },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener
-            .local_addr()
-            .context("cannot read the bound address")?;
+    crate::serve::runtime()?.block_on(async move {
+        let (listener, addr) = crate::serve::bind(listen).await?;
         let base_url = config
             .base_url
             .clone()
             .unwrap_or_else(|| derived_base_url(addr));
         let server = Authz::new(config, &base_url, clock()).map_err(|e| anyhow!("{e}"))?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "signet authz listening on http://{addr}")
-            .and_then(|()| out.flush())
-            .context("cannot write to standard output")?;
-        drop(out);
+        crate::serve::announce(&format!("signet authz listening on http://{addr}"))?;
         server
-            .serve_with(listener, crate::ui::router(), crate::signal::shutdown())
+            .serve_with(listener, crate::ui::router(), crate::serve::shutdown())
             .await
             .map_err(|e| Failure::Usage(anyhow!("the server stopped: {e}")))
     })

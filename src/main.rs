@@ -12,8 +12,8 @@ mod jwtgen;
 mod keys;
 mod login_hint;
 mod request_object;
+mod serve;
 mod sign;
-mod signal;
 mod ui;
 mod verify;
 

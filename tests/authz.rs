@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{signet_in, TempDir};
+use common::{client, enc, signet_in, TempDir};
 use serde_json::{json, Value};
 
 const SECRET: &str = "app-1-secret-for-the-emulator-tests";
@@ -180,14 +180,6 @@ impl Reply {
     }
 }
 
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 fn send(req: reqwest::blocking::RequestBuilder) -> Reply {
     let r = req.send().expect("HTTP request");
     let header = |name: &str| {
@@ -209,17 +201,6 @@ fn send(req: reqwest::blocking::RequestBuilder) -> Reply {
 
 fn get(url: &str) -> Reply {
     send(client().get(url))
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {

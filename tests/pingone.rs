@@ -589,15 +589,8 @@ fn real_jwtgen_login_hint_tokens_validate() {
     assert!(seen >= 4, "{seen} PingOne cases in the jwtgen fixtures");
 }
 
-/// The seed's exact command line through `signet jwtgen`: explicit iat 1300819380 and exp
-/// 1300819391 win over `-e 3600`, so the token expired in 2011.
-const SEED_CLAIMS: &str = r#"{
-"iss":"YOUR_CLIENT_ID",
-"sub":"YOUR_USER_ID_OR_USERNAME",
-"iat":1300819380,
-"exp":1300819391,
-"aud":"https://auth.pingone.com/YOUR_ENVIRONMENT_ID/as"
-}"#;
+/// The seed's exact command line through `signet jwtgen`.
+const SEED_CLAIMS: &str = common::SEED_LOGIN_HINT_CLAIMS;
 
 /// What jwtgen 2.2.0 prints for that command: header {"typ":"JWT","alg":"HS256"}, payload with
 /// iat and exp first, then the other claims in the order given.

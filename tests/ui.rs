@@ -19,18 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{signet_in, spawn_server_env, Child, TempDir, NOW};
+use common::{
+    client, enc, signet_in, spawn_server_env, Child, TempDir, NOW, SEED_LOGIN_HINT_CLAIMS,
+};
 use serde_json::{json, Value};
 
-/// The secret of PingOne's documented jwtgen command, and that command's claims.
+/// The secret of PingOne's documented jwtgen command.
 const SEED_SECRET: &str = "YOUR_CLIENT_SECRET";
-const SEED_CLAIMS: &str = r#"{
-    "iss":"YOUR_CLIENT_ID",
-    "sub":"YOUR_USER_ID_OR_USERNAME",
-    "iat":1300819380,
-    "exp":1300819391,
-    "aud":"https://auth.pingone.com/YOUR_ENVIRONMENT_ID/as"
-    }"#;
 const EXAMPLE_AUD: &str = "https://auth.pingone.com/0f3c2a57-8d7b-4c1e-a9f0-6b2d8e4c1a90/as";
 const HINT_SECRET: &str = "lh-secret-0123456789-0123456789-0123456789";
 const AUTHZ_SECRET: &str = "app-1-secret-change-me-0123456789";
@@ -69,14 +64,6 @@ fn start_authz() -> (Child, String) {
         &[("SIGNET_NOW", NOW)],
     );
     (child, url.trim_end_matches('/').to_owned())
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// POSTs `body` with `headers`; returns status, content type and body.
@@ -318,17 +305,6 @@ fn flow_post(authz: &str, flow: &str, action: &str, body: &Value) -> Value {
     serde_json::from_str(&r.text().unwrap()).unwrap()
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn get_json(url: &str) -> (u16, Value) {
     let r = client().get(url).send().unwrap();
     let status = r.status().as_u16();
@@ -350,7 +326,7 @@ fn browser_tools_in_headless_chromium() {
             "-e",
             "3600",
             "--claims",
-            SEED_CLAIMS,
+            SEED_LOGIN_HINT_CLAIMS,
         ],
         None,
         &[],

@@ -112,6 +112,20 @@ const Signet = (() => {
     update();
   }
 
+  // "Show the secret" switches the secret field between hidden and plain text.
+  function wireShowSecret() {
+    const secret = document.getElementById("secret");
+    document.getElementById("show-secret").addEventListener("change", (e) => {
+      secret.type = e.target.checked ? "text" : "password";
+    });
+  }
+
+  // The copy buttons of the made-token block (web/made.html).
+  function wireMadeCopy() {
+    wireCopy(document.getElementById("copy-token"), () => document.getElementById("made-token").textContent);
+    wireCopy(document.getElementById("copy-command"), () => document.getElementById("command").textContent);
+  }
+
   // A made token (login hint or request object): token, header, claims, command line.
   function showMade(out, data) {
     coloured(out.querySelector(".token"), data.token);
@@ -124,5 +138,18 @@ const Signet = (() => {
     out.hidden = false;
   }
 
-  return { api, clearErrors, showError, el, coloured, members, wireCopy, wireChoice, showMade };
+  // Posts a generator form's values to `path`; shows the made token, or the error beside its
+  // field.
+  async function make(form, out, path, body) {
+    const r = await api(path, body);
+    if (!r.ok) {
+      out.hidden = true;
+      showError(form, r.error);
+      return;
+    }
+    clearErrors(form);
+    showMade(out, r.data);
+  }
+
+  return { make, api, clearErrors, showError, el, coloured, members, wireChoice, wireShowSecret, wireMadeCopy, showMade };
 })();

@@ -68,9 +68,7 @@
   });
 
   const secret = document.getElementById("secret");
-  document.getElementById("show-secret").addEventListener("change", (e) => {
-    secret.type = e.target.checked ? "text" : "password";
-  });
+  Signet.wireShowSecret();
   Signet.wireChoice(verifyForm, "method");
 
   verifyForm.addEventListener("submit", async (e) => {

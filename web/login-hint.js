@@ -2,17 +2,13 @@
 (() => {
   const form = document.getElementById("login-hint-form");
   const out = document.getElementById("made");
-  const secret = document.getElementById("secret");
-  document.getElementById("show-secret").addEventListener("change", (e) => {
-    secret.type = e.target.checked ? "text" : "password";
-  });
-  Signet.wireCopy(document.getElementById("copy-token"), () => document.getElementById("made-token").textContent);
-  Signet.wireCopy(document.getElementById("copy-command"), () => document.getElementById("command").textContent);
+  Signet.wireShowSecret();
+  Signet.wireMadeCopy();
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const v = (id) => document.getElementById(id).value;
-    const r = await Signet.api("/api/login-hint", {
+    await Signet.make(form, out, "/api/login-hint", {
       env: v("env"),
       region: v("region"),
       client_id: v("client_id"),
@@ -21,12 +17,5 @@
       alg: v("alg"),
       expires_in: v("expires_in"),
     });
-    if (!r.ok) {
-      out.hidden = true;
-      Signet.showError(form, r.error);
-      return;
-    }
-    Signet.clearErrors(form);
-    Signet.showMade(out, r.data);
   });
 })();

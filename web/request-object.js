@@ -2,13 +2,9 @@
 (() => {
   const form = document.getElementById("request-object-form");
   const out = document.getElementById("made");
-  const secret = document.getElementById("secret");
-  document.getElementById("show-secret").addEventListener("change", (e) => {
-    secret.type = e.target.checked ? "text" : "password";
-  });
+  Signet.wireShowSecret();
   Signet.wireChoice(form, "signing");
-  Signet.wireCopy(document.getElementById("copy-token"), () => document.getElementById("made-token").textContent);
-  Signet.wireCopy(document.getElementById("copy-command"), () => document.getElementById("command").textContent);
+  Signet.wireMadeCopy();
 
   const noun = { variables: "Variable", client_context: "Context entry" };
 
@@ -91,13 +87,6 @@
     if (signing === "secret") body.secret = v("secret");
     if (signing === "key") body.key = v("key");
     if (signing !== "unsigned") body.alg = v("alg");
-    const r = await Signet.api("/api/request-object", body);
-    if (!r.ok) {
-      out.hidden = true;
-      Signet.showError(form, r.error);
-      return;
-    }
-    Signet.clearErrors(form);
-    Signet.showMade(out, r.data);
+    await Signet.make(form, out, "/api/request-object", body);
   });
 })();

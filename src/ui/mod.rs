@@ -11,15 +11,14 @@
 pub mod api;
 pub mod command;
 
-use std::io::Write;
 use std::net::SocketAddr;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
@@ -41,61 +40,103 @@ pub struct UiArgs {
     pub listen: String,
 }
 
-/// A page or a file the pages load, embedded at build time.
-struct Asset {
+/// A page: its path, title, script and `<main>` (web/pages/), set in web/layout.html.
+struct Page {
     path: &'static str,
-    content_type: &'static str,
-    body: &'static str,
+    title: &'static str,
+    script: Option<&'static str>,
+    main: &'static str,
 }
 
-const HTML: &str = "text/html; charset=utf-8";
-
-const ASSETS: [Asset; 9] = [
-    Asset {
+const PAGES: [Page; 4] = [
+    Page {
         path: "/",
-        content_type: HTML,
-        body: include_str!("../../web/index.html"),
+        title: "Signet tools",
+        script: None,
+        main: include_str!("../../web/pages/index.html"),
     },
-    Asset {
+    Page {
         path: "/decoder",
-        content_type: HTML,
-        body: include_str!("../../web/decoder.html"),
+        title: "JWT decoder · Signet tools",
+        script: Some("decoder.js"),
+        main: include_str!("../../web/pages/decoder.html"),
     },
-    Asset {
+    Page {
         path: "/login-hint",
-        content_type: HTML,
-        body: include_str!("../../web/login-hint.html"),
+        title: "Login hint token generator · Signet tools",
+        script: Some("login-hint.js"),
+        main: include_str!("../../web/pages/login-hint.html"),
     },
-    Asset {
+    Page {
         path: "/request-object",
-        content_type: HTML,
-        body: include_str!("../../web/request-object.html"),
+        title: "Request object builder · Signet tools",
+        script: Some("request-object.js"),
+        main: include_str!("../../web/pages/request-object.html"),
     },
-    Asset {
-        path: "/assets/style.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../../web/style.css"),
-    },
-    Asset {
-        path: "/assets/common.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/common.js"),
-    },
-    Asset {
-        path: "/assets/decoder.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/decoder.js"),
-    },
-    Asset {
-        path: "/assets/login-hint.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/login-hint.js"),
-    },
-    Asset {
-        path: "/assets/request-object.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/request-object.js"),
-    },
+];
+
+const LAYOUT: &str = include_str!("../../web/layout.html");
+
+/// Pieces the generator pages share: the environment id and region fields, the client
+/// secret field, and the token, claims and command-line block.
+const FRAGMENTS: [(&str, &str); 3] = [
+    (
+        "{{environment}}",
+        include_str!("../../web/fields/environment.html"),
+    ),
+    ("{{secret}}", include_str!("../../web/fields/secret.html")),
+    ("{{made}}", include_str!("../../web/made.html")),
+];
+
+/// A page in the layout: title, scripts, the current page marked in the navigation.
+fn render(page: &Page) -> String {
+    let scripts = page
+        .script
+        .map(|s| {
+            format!(
+                "<script src=\"/assets/common.js\" defer></script>\n<script src=\"/assets/{s}\" defer></script>\n"
+            )
+        })
+        .unwrap_or_default();
+    let link = format!("<li><a href=\"{}\">", page.path);
+    let current = format!("<li><a href=\"{}\" aria-current=\"page\">", page.path);
+    let main = FRAGMENTS
+        .iter()
+        .fold(page.main.to_owned(), |main, (slot, piece)| {
+            main.replace(slot, piece)
+        });
+    LAYOUT
+        .replace("{{title}}", page.title)
+        .replace("{{scripts}}", &scripts)
+        .replace(&link, &current)
+        .replace("{{main}}", &main)
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The files the pages load: path, content type, body.
+const ASSETS: [(&str, &str, &str); 5] = [
+    (
+        "/assets/style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/style.css"),
+    ),
+    ("/assets/common.js", JS, include_str!("../../web/common.js")),
+    (
+        "/assets/decoder.js",
+        JS,
+        include_str!("../../web/decoder.js"),
+    ),
+    (
+        "/assets/login-hint.js",
+        JS,
+        include_str!("../../web/login-hint.js"),
+    ),
+    (
+        "/assets/request-object.js",
+        JS,
+        include_str!("../../web/request-object.js"),
+    ),
 ];
 
 /// Headers on every answer: nothing is loaded from elsewhere, nothing is framed, no referrer
@@ -117,10 +158,13 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
 /// merge them beside its own.
 pub fn router() -> Router {
     let mut r = Router::new();
-    for a in &ASSETS {
-        let (content_type, body) = (a.content_type, a.body);
+    for page in &PAGES {
+        let html = Html(render(page));
+        r = r.route(page.path, get(move || async move { html }));
+    }
+    for (path, content_type, body) in ASSETS {
         r = r.route(
-            a.path,
+            path,
             get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }),
         );
     }
@@ -270,26 +314,12 @@ pub fn run(a: &UiArgs) -> Outcome {
             a.listen
         ),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener
-            .local_addr()
-            .context("cannot read the bound address")?;
+    crate::serve::runtime()?.block_on(async move {
+        let (listener, addr) = crate::serve::bind(listen).await?;
         if !addr.ip().is_loopback() {
             eprintln!("signet: warning: --listen {addr}: the tools take client secrets; anyone who can reach this address can use them (prefer 127.0.0.1)");
         }
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "signet ui listening on http://{addr}/")
-            .and_then(|()| out.flush())
-            .context("cannot write to standard output")?;
-        drop(out);
+        crate::serve::announce(&format!("signet ui listening on http://{addr}/"))?;
         let app = router().fallback(|| async {
             problem_response(&Problem {
                 status: 404,
@@ -299,7 +329,7 @@ pub fn run(a: &UiArgs) -> Outcome {
             })
         });
         axum::serve(listener, app)
-            .with_graceful_shutdown(crate::signal::shutdown())
+            .with_graceful_shutdown(crate::serve::shutdown())
             .await
             .map_err(|e| anyhow!("the server stopped: {e}").into())
     })
@@ -340,22 +370,44 @@ mod tests {
     }
 
     #[test]
-    fn every_page_and_asset_is_embedded() {
-        for a in &ASSETS {
-            assert!(!a.body.is_empty(), "{} is empty", a.path);
-            if a.content_type == HTML {
-                assert!(a.body.contains("<main"), "{} has no <main>", a.path);
-                // Nothing is loaded from anywhere else.
-                for remote in [
-                    "src=\"http",
-                    "href=\"http",
-                    "url(http",
-                    "src=\"//",
-                    "href=\"//",
-                ] {
-                    assert!(!a.body.contains(remote), "{} loads {remote}…", a.path);
-                }
+    fn every_page_is_complete_and_loads_nothing_from_elsewhere() {
+        for page in &PAGES {
+            let html = render(page);
+            assert!(!html.contains("{{"), "{}: a placeholder is left", page.path);
+            assert!(
+                html.contains("<main id=\"main\">"),
+                "{} has no <main>",
+                page.path
+            );
+            assert_eq!(
+                html.matches("aria-current=\"page\"").count(),
+                usize::from(page.path != "/"),
+                "{}",
+                page.path
+            );
+            for remote in [
+                "src=\"http",
+                "href=\"http",
+                "url(http",
+                "src=\"//",
+                "href=\"//",
+            ] {
+                assert!(!html.contains(remote), "{} loads {remote}…", page.path);
+            }
+            if let Some(script) = page.script {
+                let path = format!("/assets/{script}");
+                assert!(
+                    ASSETS.iter().any(|(p, _, _)| *p == path),
+                    "{path} is not served"
+                );
             }
         }
+        for page in PAGES
+            .iter()
+            .filter(|p| p.path.ends_with("-hint") || p.path.ends_with("-object"))
+        {
+            assert!(render(page).contains("id=\"made\""), "{}", page.path);
+        }
+        assert!(ASSETS.iter().all(|(_, _, body)| !body.is_empty()));
     }
 }

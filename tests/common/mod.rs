@@ -10,6 +10,38 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The clock every test runs at (`SIGNET_NOW`): 2025-11-24T16:00:00Z.
 pub const NOW: &str = "1764000000";
 
+/// The claims of PingOne's documented `jwtgen` command for a login_hint_token (seed page
+/// "Create a login_hint_token JWT"): explicit iat 1300819380 and exp 1300819391 win over
+/// `-e 3600`, so the token it makes expired in 2011.
+pub const SEED_LOGIN_HINT_CLAIMS: &str = r#"{
+"iss":"YOUR_CLIENT_ID",
+"sub":"YOUR_USER_ID_OR_USERNAME",
+"iat":1300819380,
+"exp":1300819391,
+"aud":"https://auth.pingone.com/YOUR_ENVIRONMENT_ID/as"
+}"#;
+
+/// Percent-encodes a query or form value (RFC 3986 unreserved characters stay).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A blocking HTTP client for the server tests: 20 s timeout, redirects not followed.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -14,6 +14,7 @@
 //! The semantics are documented in this crate's `README.md`.
 #![forbid(unsafe_code)]
 
+pub mod backend;
 mod bounded;
 
 pub mod cache;

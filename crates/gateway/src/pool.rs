@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Request, Response};
+use hyper::header::HeaderMap;
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
+
+use crate::backend::{self, ExchangeError, ResponseBody};
 
 /// How long a connection may sit idle in the pool and still be reused.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,12 +29,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Sender = SendRequest<Incoming>;
 /// Per backend authority, its idle connections and since when each is idle.
-type Idle = Vec<(String, Vec<(Sender, Instant)>)>;
+type Idle<C> = Vec<(String, Vec<(C, Instant)>)>;
 
 /// One worker's idle backend connections, by backend authority (`host:port`).
 #[derive(Default)]
 pub struct Pool {
-    idle: Mutex<Idle>,
+    /// hyper connections, for requests with a body.
+    idle: Mutex<Idle<Sender>>,
+    /// Plain connections, for requests without a body ([`backend`]).
+    plain: Mutex<Idle<backend::Connection>>,
 }
 
 /// Why a backend request failed.
@@ -78,7 +84,32 @@ impl Pool {
         }
     }
 
-    async fn connect(authority: &str) -> Result<Sender, BackendError> {
+    fn take_plain(&self, authority: &str) -> Option<backend::Connection> {
+        let mut idle = self.plain.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, list) = idle.iter_mut().find(|(a, _)| a == authority)?;
+        while let Some((mut conn, since)) = list.pop() {
+            if since.elapsed() < IDLE_TIMEOUT && conn.is_reusable() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put_plain(&self, authority: &str, conn: backend::Connection) {
+        let mut idle = self.plain.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        match idle.iter_mut().find(|(a, _)| a == authority) {
+            Some((_, list)) => {
+                list.retain(|(_, since)| now.saturating_duration_since(*since) < IDLE_TIMEOUT);
+                if list.len() < MAX_IDLE {
+                    list.push((conn, now));
+                }
+            }
+            None => idle.push((authority.to_owned(), vec![(conn, now)])),
+        }
+    }
+
+    async fn tcp(authority: &str) -> Result<tokio::net::TcpStream, BackendError> {
         let stream =
             match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
                 .await
@@ -87,6 +118,43 @@ impl Pool {
                 _ => return Err(BackendError::Connect),
             };
         let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    /// Sends a request without a body (`target` in origin-form, `Host` among `headers`) on a
+    /// pooled plain connection, or a new one; the exchange runs in the caller's task. A reused
+    /// connection that turns out closed before any response byte is replaced once. The
+    /// response body returns the connection when read to its end.
+    pub async fn send_without_body(
+        self: &Arc<Self>,
+        authority: &str,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+    ) -> Result<Response<ResponseBody>, BackendError> {
+        let mut retried = false;
+        loop {
+            let (conn, reused) = match self.take_plain(authority) {
+                Some(conn) => (conn, true),
+                None => (backend::Connection::new(Pool::tcp(authority).await?), false),
+            };
+            match conn.exchange(method, target, headers).await {
+                Ok(mut response) => {
+                    let pool = self.clone();
+                    let authority = authority.to_owned();
+                    response
+                        .body_mut()
+                        .on_done(Box::new(move |conn| pool.put_plain(&authority, conn)));
+                    return Ok(response);
+                }
+                Err(ExchangeError::NoResponse) if reused && !retried => retried = true,
+                Err(_) => return Err(BackendError::Closed),
+            }
+        }
+    }
+
+    async fn connect(authority: &str) -> Result<Sender, BackendError> {
+        let stream = Pool::tcp(authority).await?;
         let (sender, connection) = hyper::client::conn::http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await

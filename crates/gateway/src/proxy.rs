@@ -29,7 +29,10 @@ use crate::token_cache::{TokenCache, VerifiedToken};
 use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
 
 /// The response body: a streamed backend body or a small generated one.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// Why a streamed backend body broke off.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a configuration cannot become a routing table.
 #[derive(Debug, thiserror::Error)]
@@ -1016,8 +1019,25 @@ impl Gateway {
         };
         parts.headers.insert(header::HOST, host);
         parts.version = hyper::Version::HTTP_11;
-        let backend_req = Request::from_parts(parts, body);
-        let sent = conn.worker.pool.send(route.authority.as_str(), backend_req);
+        let pool = &conn.worker.pool;
+        let authority = route.authority.as_str();
+        let sent = async move {
+            if hyper::body::Body::is_end_stream(&body) && parts.method != hyper::Method::CONNECT {
+                let target = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+                let response = pool
+                    .send_without_body(authority, &parts.method, target, &parts.headers)
+                    .await?;
+                Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
+            } else {
+                let response = pool
+                    .send(authority, Request::from_parts(parts, body))
+                    .await?;
+                Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
+            }
+        };
         match tokio::time::timeout(route.timeout, sent).await {
             Err(_) => {
                 self.metrics.backend_error(&route.name, "timeout");
@@ -1053,7 +1073,7 @@ impl Gateway {
                 if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
                     parts.headers.append(header::SET_COOKIE, v);
                 }
-                Response::from_parts(parts, body.boxed())
+                Response::from_parts(parts, body)
             }
         }
     }

@@ -1,0 +1,586 @@
+//! The backend side of a request without a body (the common `GET`): an HTTP/1.1 exchange written
+//! and read inline by the request's own task on a pooled connection, with no connection task or
+//! channel in between. Requests with a body go through hyper's client connection instead
+//! ([`crate::pool`]).
+//!
+//! The response is framed as RFC 9112 §6.3 says: no body for `HEAD`, `1xx`, `204` and `304`;
+//! `Transfer-Encoding` ending in `chunked` is decoded (trailer fields are dropped); another
+//! `Transfer-Encoding` or neither header means the body runs to the end of the connection;
+//! otherwise `Content-Length` (several values must agree). Interim `1xx` responses are skipped.
+//! A connection is reused only after an HTTP/1.1 response without `Connection: close` whose body
+//! was read to its end.
+
+use std::future::Future;
+use std::io;
+use std::pin::{pin, Pin};
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Response, StatusCode, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Largest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Most response header fields accepted.
+const MAX_HEADERS: usize = 128;
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
+
+/// A kept-alive backend connection and the bytes read past the last response.
+pub struct Connection {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// What went wrong with the exchange, and whether the request may be sent again elsewhere.
+#[derive(Debug)]
+pub enum ExchangeError {
+    /// Nothing of a response arrived: the connection was closed or reset (a pooled connection
+    /// the backend had closed). The backend produced no response to this request.
+    NoResponse,
+    /// The response was malformed or cut short.
+    Broken,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream) -> Connection {
+        Connection {
+            stream,
+            buf: BytesMut::with_capacity(8 * 1024),
+        }
+    }
+
+    /// Whether the connection can carry a new request: the backend sent nothing (no data, no
+    /// close) since the last response. Costs no system call unless the socket is readable.
+    pub fn is_reusable(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < 2048 {
+            self.buf.reserve(8 * 1024);
+        }
+        self.stream.read_buf(&mut self.buf).await
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < 2048 {
+            self.buf.reserve(8 * 1024);
+        }
+        let read = pin!(self.stream.read_buf(&mut self.buf));
+        read.poll(cx)
+    }
+
+    /// Writes the request head (no body) and reads the response head.
+    pub async fn exchange(
+        mut self,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+    ) -> Result<Response<ResponseBody>, ExchangeError> {
+        let mut head = Vec::with_capacity(256 + headers.len() * 64);
+        head.extend_from_slice(method.as_str().as_bytes());
+        head.push(b' ');
+        head.extend_from_slice(target.as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in headers {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        if self.stream.write_all(&head).await.is_err() {
+            return Err(ExchangeError::NoResponse);
+        }
+        loop {
+            let parsed = match parse_head(&self.buf) {
+                Ok(parsed) => parsed,
+                Err(()) => return Err(ExchangeError::Broken),
+            };
+            let Some((length, status, version, response_headers)) = parsed else {
+                if self.buf.len() > MAX_HEAD {
+                    return Err(ExchangeError::Broken);
+                }
+                let started = !self.buf.is_empty();
+                match self.fill().await {
+                    Ok(n) if n > 0 => continue,
+                    _ if started => return Err(ExchangeError::Broken),
+                    _ => return Err(ExchangeError::NoResponse),
+                }
+            };
+            self.buf.advance(length);
+            if status.is_informational() {
+                if status == StatusCode::SWITCHING_PROTOCOLS {
+                    return Err(ExchangeError::Broken);
+                }
+                continue;
+            }
+            let keep_alive = version == Version::HTTP_11 && !closes(&response_headers);
+            let framing = match framing(method, status, &response_headers) {
+                Some(framing) => framing,
+                None => return Err(ExchangeError::Broken),
+            };
+            let mut response = Response::new(ResponseBody {
+                conn: Some(self),
+                framing,
+                keep_alive,
+                done: None,
+            });
+            *response.status_mut() = status;
+            *response.version_mut() = Version::HTTP_11;
+            *response.headers_mut() = response_headers;
+            response.body_mut().finish_if_done();
+            return Ok(response);
+        }
+    }
+}
+
+type Head = (usize, StatusCode, Version, HeaderMap);
+
+/// The response head at the start of `buf`: its length, status, version and fields; `None`
+/// while incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, ()> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut fields);
+    let length = match response.parse(buf) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let status = StatusCode::from_u16(response.code.ok_or(())?).map_err(|_| ())?;
+    let version = match response.version {
+        Some(1) => Version::HTTP_11,
+        _ => Version::HTTP_10,
+    };
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    for field in response.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| ())?;
+        let value = HeaderValue::from_bytes(field.value).map_err(|_| ())?;
+        headers.append(name, value);
+    }
+    Ok(Some((length, status, version, headers)))
+}
+
+/// Whether `Connection` says `close`.
+fn closes(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("close"))
+}
+
+/// How the response body is delimited; `None` for conflicting or invalid lengths.
+fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Option<Framing> {
+    if method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Some(Framing::Length(0));
+    }
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        let last = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|c| !c.is_empty());
+        return Some(match last {
+            Some(coding) if coding.eq_ignore_ascii_case("chunked") => Framing::Chunked(Chunk::Size),
+            _ => Framing::Close,
+        });
+    }
+    let mut length: Option<u64> = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for part in value.to_str().ok()?.split(',') {
+            let part = part.trim();
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: u64 = part.parse().ok()?;
+            if length.is_some_and(|l| l != n) {
+                return None;
+            }
+            length = Some(n);
+        }
+    }
+    Some(length.map_or(Framing::Close, Framing::Length))
+}
+
+enum Framing {
+    /// Bytes still to come.
+    Length(u64),
+    Chunked(Chunk),
+    /// To the end of the connection.
+    Close,
+}
+
+enum Chunk {
+    /// A chunk-size line is next.
+    Size,
+    /// Bytes of the current chunk still to come.
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    /// Trailer lines, up to the empty line.
+    Trailer,
+    Done,
+}
+
+/// Called with the connection once a body has been read to its end (when it can be reused).
+pub type Release = Box<dyn FnOnce(Connection) + Send + Sync>;
+
+/// A backend response body, read from the connection as the client takes it.
+pub struct ResponseBody {
+    conn: Option<Connection>,
+    framing: Framing,
+    keep_alive: bool,
+    done: Option<Release>,
+}
+
+/// Why a body could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the backend closed the connection before the end of the body")]
+    Incomplete,
+    #[error("the backend sent a malformed chunked body")]
+    Malformed,
+    #[error("reading the backend's body failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl ResponseBody {
+    /// Sets what happens to the connection once the body was read to its end.
+    pub fn on_done(&mut self, release: Release) {
+        self.done = Some(release);
+        self.finish_if_done();
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(
+            self.framing,
+            Framing::Length(0) | Framing::Chunked(Chunk::Done)
+        )
+    }
+
+    fn finish_if_done(&mut self) {
+        if !self.is_done() || self.done.is_none() {
+            return;
+        }
+        let conn = self.conn.take();
+        let release = self.done.take();
+        if let (Some(conn), Some(release), true) = (conn, release, self.keep_alive) {
+            release(conn);
+        }
+    }
+
+    /// The next frame, from the buffered bytes or the connection.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut self.framing {
+                Framing::Length(0) | Framing::Chunked(Chunk::Done) => return Poll::Ready(None),
+                Framing::Length(remaining) => {
+                    if conn.buf.is_empty() {
+                        match ready!(conn.poll_fill(cx)) {
+                            Ok(0) => return Poll::Ready(Some(Err(BodyError::Incomplete))),
+                            Ok(_) => {}
+                            Err(e) => return Poll::Ready(Some(Err(e.into()))),
+                        }
+                    }
+                    let n = usize::try_from(*remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(conn.buf.len());
+                    *remaining -= n as u64;
+                    return Poll::Ready(Some(Ok(conn.buf.split_to(n).freeze())));
+                }
+                Framing::Close => {
+                    if conn.buf.is_empty() {
+                        match ready!(conn.poll_fill(cx)) {
+                            Ok(0) => {
+                                self.conn = None;
+                                return Poll::Ready(None);
+                            }
+                            Ok(_) => {}
+                            Err(e) => return Poll::Ready(Some(Err(e.into()))),
+                        }
+                    }
+                    return Poll::Ready(Some(Ok(conn.buf.split().freeze())));
+                }
+                Framing::Chunked(state) => {
+                    let step = match state {
+                        Chunk::Size | Chunk::Trailer | Chunk::DataEnd => {
+                            match take_line(&mut conn.buf) {
+                                Some(line) => Some(line),
+                                None if conn.buf.len() > MAX_LINE => {
+                                    return Poll::Ready(Some(Err(BodyError::Malformed)))
+                                }
+                                None => None,
+                            }
+                        }
+                        Chunk::Data(remaining) => {
+                            if !conn.buf.is_empty() {
+                                let n = usize::try_from(*remaining)
+                                    .unwrap_or(usize::MAX)
+                                    .min(conn.buf.len());
+                                *remaining -= n as u64;
+                                if *remaining == 0 {
+                                    *state = Chunk::DataEnd;
+                                }
+                                return Poll::Ready(Some(Ok(conn.buf.split_to(n).freeze())));
+                            }
+                            None
+                        }
+                        Chunk::Done => return Poll::Ready(None),
+                    };
+                    match step {
+                        None => match ready!(conn.poll_fill(cx)) {
+                            Ok(0) => return Poll::Ready(Some(Err(BodyError::Incomplete))),
+                            Ok(_) => continue,
+                            Err(e) => return Poll::Ready(Some(Err(e.into()))),
+                        },
+                        Some(line) => {
+                            let next = match state {
+                                Chunk::Size => match chunk_size(&line) {
+                                    Some(0) => Chunk::Trailer,
+                                    Some(n) => Chunk::Data(n),
+                                    None => return Poll::Ready(Some(Err(BodyError::Malformed))),
+                                },
+                                Chunk::DataEnd if line.is_empty() => Chunk::Size,
+                                Chunk::DataEnd => {
+                                    return Poll::Ready(Some(Err(BodyError::Malformed)))
+                                }
+                                Chunk::Trailer if line.is_empty() => Chunk::Done,
+                                _ => Chunk::Trailer,
+                            };
+                            *state = next;
+                            if self.is_done() {
+                                self.finish_if_done();
+                                return Poll::Ready(None);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The next line (without its CRLF or LF) from `buf`, if complete.
+fn take_line(buf: &mut BytesMut) -> Option<BytesMut> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    let mut line = buf.split_to(end + 1);
+    line.truncate(end);
+    if line.last() == Some(&b'\r') {
+        line.truncate(end - 1);
+    }
+    Some(line)
+}
+
+/// The size of a chunk-size line (`1*HEXDIG [ chunk-ext ]`).
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let (hex, rest) = line.split_at(digits);
+    if hex.is_empty() || hex.len() > 15 {
+        return None;
+    }
+    let rest = rest.trim_ascii_start();
+    if !(rest.is_empty() || rest.starts_with(b";")) {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let polled = this.poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(Err(_))) => this.conn = None,
+            Poll::Ready(_) => this.finish_if_done(),
+            Poll::Pending => {}
+        }
+        polled.map(|next| next.map(|r| r.map(Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.is_done()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(chunk_size(b"1a"), Some(26));
+        assert_eq!(chunk_size(b"0"), Some(0));
+        assert_eq!(chunk_size(b"10;ext=1"), Some(16));
+        assert_eq!(chunk_size(b"10 ;ext"), Some(16));
+        assert_eq!(chunk_size(b""), None);
+        assert_eq!(chunk_size(b"x"), None);
+        assert_eq!(chunk_size(b"1x"), None);
+        assert_eq!(chunk_size(b"ffffffffffffffff"), None);
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.append(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            m
+        };
+        let get = Method::GET;
+        let ok = StatusCode::OK;
+        assert!(matches!(
+            framing(&get, ok, &h(&[("content-length", "3")])),
+            Some(Framing::Length(3))
+        ));
+        assert!(matches!(
+            framing(&get, ok, &h(&[("content-length", "3, 3")])),
+            Some(Framing::Length(3))
+        ));
+        assert!(framing(
+            &get,
+            ok,
+            &h(&[("content-length", "3"), ("content-length", "4")])
+        )
+        .is_none());
+        assert!(framing(&get, ok, &h(&[("content-length", "-1")])).is_none());
+        assert!(matches!(framing(&get, ok, &h(&[])), Some(Framing::Close)));
+        assert!(matches!(
+            framing(
+                &get,
+                ok,
+                &h(&[
+                    ("transfer-encoding", "gzip, chunked"),
+                    ("content-length", "3")
+                ])
+            ),
+            Some(Framing::Chunked(Chunk::Size))
+        ));
+        assert!(matches!(
+            framing(&get, ok, &h(&[("transfer-encoding", "gzip")])),
+            Some(Framing::Close)
+        ));
+        assert!(matches!(
+            framing(&Method::HEAD, ok, &h(&[("content-length", "3")])),
+            Some(Framing::Length(0))
+        ));
+        assert!(matches!(
+            framing(&get, StatusCode::NOT_MODIFIED, &h(&[])),
+            Some(Framing::Length(0))
+        ));
+    }
+
+    async fn exchange(reply: &'static [u8], method: Method) -> (Vec<u8>, Result<Vec<u8>, String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = vec![0u8; 4096];
+            let n = s.read(&mut got).await.unwrap();
+            got.truncate(n);
+            s.write_all(reply).await.unwrap();
+            s.shutdown().await.unwrap();
+            got
+        });
+        let conn = Connection::new(TcpStream::connect(addr).await.unwrap());
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("b"));
+        let result = conn.exchange(&method, "/x?y", &headers).await;
+        let body = match result {
+            Ok(response) => {
+                use http_body_util::BodyExt;
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes().to_vec())
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("{e:?}")),
+        };
+        (server.await.unwrap(), body)
+    }
+
+    #[tokio::test]
+    async fn bodies_by_length_chunks_and_close() {
+        let (sent, body) = exchange(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            Method::GET,
+        )
+        .await;
+        assert_eq!(sent, b"GET /x?y HTTP/1.1\r\nhost: b\r\n\r\n");
+        assert_eq!(body.unwrap(), b"hello");
+        let (_, body) = exchange(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nT: 1\r\n\r\n",
+            Method::GET,
+        )
+        .await;
+        assert_eq!(body.unwrap(), b"hello world");
+        let (_, body) = exchange(b"HTTP/1.0 200 OK\r\n\r\nto the end", Method::GET).await;
+        assert_eq!(body.unwrap(), b"to the end");
+        let (_, body) = exchange(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
+            Method::GET,
+        )
+        .await;
+        assert!(body.is_err());
+        let (_, body) = exchange(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",
+            Method::GET,
+        )
+        .await;
+        assert!(body.is_err());
+        let (_, body) = exchange(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            Method::HEAD,
+        )
+        .await;
+        assert_eq!(body.unwrap(), b"");
+        let (_, body) = exchange(b"", Method::GET).await;
+        assert_eq!(body.unwrap_err(), "NoResponse");
+        let (_, body) = exchange(b"garbage\r\n\r\n", Method::GET).await;
+        assert_eq!(body.unwrap_err(), "Broken");
+    }
+}

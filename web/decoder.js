@@ -80,7 +80,10 @@
     if (method === "secret") body.secret = secret.value;
     if (method === "key") body.key = document.getElementById("key").value;
     if (method === "jwks_url") body.jwks_url = document.getElementById("jwks_url").value;
+    const pending = document.getElementById("signature-status");
+    pending.textContent = method === "jwks_url" ? "Fetching the JWK Set and verifying…" : "Verifying…";
     const r = await Signet.api("/api/verify", body);
+    pending.textContent = "";
     if (!r.ok) {
       Signet.showError(r.error.field === "token" ? decodeForm : verifyForm, r.error);
       return;

@@ -585,6 +585,60 @@ mod tests {
     }
 
     #[test]
+    fn request_object_signs_with_a_pasted_rsa_key() {
+        // The RSA test key of the jwtgen fixtures (PKCS#8 PEM).
+        let pem = include_str!("../../tests/fixtures/jwtgen/rsa-2048-pkcs8.pem");
+        let key = Key::parse(pem.as_bytes()).unwrap();
+        let req = RequestObjectRequest {
+            env: "env-1".into(),
+            region: "na".into(),
+            client_id: "app-1".into(),
+            signing: SigningMethod::Key,
+            secret: String::new(),
+            key: pem.into(),
+            alg: "RS384".into(),
+            template: String::new(),
+            variant: String::new(),
+            variables: Vec::new(),
+            client_context: Vec::new(),
+            remote_ip: String::new(),
+            sub: "charlie".into(),
+            expires_in: "0".into(),
+        };
+        let v = request_object(&req, NOW).unwrap();
+        assert_eq!(v["header"]["alg"], "RS384");
+        assert_eq!(v["claims"].get("exp"), None, "lifetime 0 leaves exp out");
+        let token = v["token"].as_str().unwrap();
+        assert!(Verifier::new(key).verify(token).is_ok());
+        assert!(v["command"]
+            .as_str()
+            .unwrap()
+            .contains("--key app-key.pem --alg RS384"));
+        // An HMAC algorithm with a key, and an algorithm on an unsigned object, are refused
+        // beside the algorithm field.
+        let hs = RequestObjectRequest {
+            alg: "HS256".into(),
+            ..req
+        };
+        assert_eq!(request_object(&hs, NOW).unwrap_err().field, Some("alg"));
+        let unsigned = RequestObjectRequest {
+            signing: SigningMethod::Unsigned,
+            ..hs
+        };
+        assert_eq!(
+            request_object(&unsigned, NOW).unwrap_err().field,
+            Some("alg")
+        );
+        let unsigned = RequestObjectRequest {
+            alg: String::new(),
+            ..unsigned
+        };
+        let v = request_object(&unsigned, NOW).unwrap();
+        assert_eq!(v["header"]["alg"], "none");
+        assert_eq!(v["warnings"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
     fn verify_says_which_check_failed() {
         let made = login_hint(&hint(), NOW).unwrap();
         let token = made["token"].as_str().unwrap().to_owned();

@@ -8,15 +8,19 @@
 #   gw-nocache  wrk -> signet gateway (same, cache_jwt = false: one ES256 signature per request) -> backend
 #   gw-plain    wrk -> the same gateway, an application with session = "none" and no mapping (proxying alone)
 # Backend and proxy are one nginx process (two server blocks, worker_processes $NGINX_WORKERS, default
-# 2 to match the gateway's tokio multi-thread runtime on this 2-core box). Every request, on every target,
-# carries the same upstream bearer token (RS256 by default, IDP_ALG), verified by the gateway each time.
-# Each target gets a warm-up run, the measured saturated run (-cCONNECTIONS), then an unloaded run
-# (-t1 -c1: service time without queueing); the whole set is repeated ROUNDS times.
+# 2 to match the gateway's one worker thread per CPU on this 2-core box). Every request, on every target,
+# carries the same upstream bearer token (RS256 by default, IDP_ALG), checked by the gateway each time.
+# Each target gets a warm-up run, the measured saturated run (-cCONNECTIONS), an unloaded run
+# (-t1 -c1: service time without queueing), then a fixed-rate run with oha (RATE requests/s over
+# CONNECTIONS connections, --latency-correction: latency counted from when each request was due, so
+# every target is compared at the same offered load); the whole set is repeated ROUNDS times. Without
+# oha (cargo install oha) the fixed-rate run is skipped.
 #
 #   bench/gateway-load.sh
-#   ROUNDS=3 DURATION=30s CONNECTIONS=128 bench/gateway-load.sh
+#   ROUNDS=3 DURATION=30s CONNECTIONS=128 RATE=30000 bench/gateway-load.sh
 #
-# Loopback only; bounded: build + ROUNDS x 5 x (WARMUP + DURATION + LAT_DURATION). Everything started is stopped on exit.
+# Loopback only; bounded: build + ROUNDS x 5 x (WARMUP + DURATION + LAT_DURATION + RATE_DURATION).
+# Everything started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +28,8 @@ ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 LAT_DURATION=${LAT_DURATION:-8s}
+RATE=${RATE:-20000}
+RATE_DURATION=${RATE_DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
@@ -34,6 +40,9 @@ PORT_NGINX=${PORT_NGINX:-18482}
 for tool in nginx wrk jq curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx wrk jq curl)"; exit 1; }
 done
+OHA=$(command -v oha || true)
+[ -n "$OHA" ] || [ ! -x "$HOME/.cargo/bin/oha" ] || OHA="$HOME/.cargo/bin/oha"
+[ -n "$OHA" ] || echo "oha not found (cargo install oha): the fixed-rate runs are skipped"
 
 cargo build --release --quiet --bin signet
 BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
@@ -196,12 +205,27 @@ for round in $(seq 1 "$ROUNDS"); do
     lat=$(wrk -t1 -c1 -d"$LAT_DURATION" --latency -H "Authorization: Bearer $token" "${url[$t]}")
     l50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$lat")")
     l99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$lat")")
-    echo "$round $t $rps $p50 $p99 $l50 $l99" >>"$results"
+    # The same offered load on every target: RATE requests/s, latency from each request's due time.
+    f50=nan; f99=nan; f999=nan; frps=0
+    if [ -n "$OHA" ]; then
+      fixed=$("$OHA" -z "$RATE_DURATION" -q "$RATE" -c "$CONNECTIONS" --latency-correction --no-tui \
+        --output-format json -H "Authorization: Bearer $token" "${url[$t]}")
+      f50=$(jq '.latencyPercentiles.p50 * 1000' <<<"$fixed")
+      f99=$(jq '.latencyPercentiles.p99 * 1000' <<<"$fixed")
+      f999=$(jq '.latencyPercentiles["p99.9"] * 1000' <<<"$fixed")
+      frps=$(jq '.summary.requestsPerSec' <<<"$fixed")
+      fbad=$(jq '[.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0' <<<"$fixed")
+      [ "$fbad" = 0 ] || echo "WARNING round $round $t: $fbad non-200 responses at the fixed rate"
+      awk -v a="$frps" -v r="$RATE" 'BEGIN { exit !(a < 0.95 * r) }' \
+        && echo "WARNING round $round $t: fixed rate $RATE not sustained ($frps req/s)"
+    fi
+    echo "$round $t $rps $p50 $p99 $l50 $l99 $f50 $f99 $f999 $frps" >>"$results"
   done
 done
 
 echo
-echo "Saturated: -t$THREADS -c$CONNECTIONS. Unloaded: -t1 -c1 -d$LAT_DURATION (service time, no queueing). Latencies in ms."
+echo "Saturated: wrk -t$THREADS -c$CONNECTIONS -d$DURATION. Unloaded: wrk -t1 -c1 -d$LAT_DURATION (service time, no queueing)."
+echo "Fixed rate: oha -q $RATE -c $CONNECTIONS -z $RATE_DURATION --latency-correction (same offered load on every target). Latencies in ms."
 echo
 echo "| round | target | req/s | req/s vs nginx | p50 | p99 | p99 added over direct | unloaded p50 | unloaded p99 | unloaded p99 added over direct |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -211,3 +235,14 @@ awk '{ r[$1","$2] = $3; p99[$1","$2] = $5; l99[$1","$2] = $7; row[NR] = $0 }
           printf "| %s | %s | %.0f | %.2f | %.3f | %.3f | %s | %.3f | %.3f | %s |\n", f[1], f[2], f[3], f[3] / n,
                  f[4], f[5], (f[2] == "direct" ? "-" : sprintf("%+.3f", f[5] - d)),
                  f[6], f[7], (f[2] == "direct" ? "-" : sprintf("%+.3f", f[7] - ld)) } }' "$results"
+if [ -n "$OHA" ]; then
+  echo
+  echo "| round | target | offered req/s | achieved req/s | p50 | p99 | p99.9 | p99 added over direct | p99 added over nginx |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  awk -v rate="$RATE" '{ f99[$1","$2] = $9; row[NR] = $0 }
+    END { for (i = 1; i <= NR; i++) { split(row[i], f, " ");
+            d = f99[f[1]",direct"]; n = f99[f[1]",nginx"];
+            printf "| %s | %s | %d | %.0f | %.3f | %.3f | %.3f | %s | %s |\n", f[1], f[2], rate, f[11],
+                   f[8], f[9], f[10], (f[2] == "direct" ? "-" : sprintf("%+.3f", f[9] - d)),
+                   (f[2] == "direct" || f[2] == "nginx" ? "-" : sprintf("%+.3f", f[9] - n)) } }' "$results"
+fi

@@ -12,20 +12,23 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::pool::Release;
+
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// Most response header fields accepted.
-const MAX_HEADERS: usize = 128;
+const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 
@@ -92,7 +95,11 @@ impl Connection {
         target: &str,
         headers: &HeaderMap,
     ) -> Result<Response<ResponseBody>, ExchangeError> {
-        let mut head = Vec::with_capacity(256 + headers.len() * 64);
+        let size = headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+        let mut head = Vec::with_capacity(method.as_str().len() + target.len() + size + 32);
         head.extend_from_slice(method.as_str().as_bytes());
         head.push(b' ');
         head.extend_from_slice(target.as_bytes());
@@ -108,11 +115,11 @@ impl Connection {
             return Err(ExchangeError::NoResponse);
         }
         loop {
-            let parsed = match parse_head(&self.buf) {
+            let parsed = match parse_head(&mut self.buf) {
                 Ok(parsed) => parsed,
                 Err(()) => return Err(ExchangeError::Broken),
             };
-            let Some((length, status, version, response_headers)) = parsed else {
+            let Some(head) = parsed else {
                 if self.buf.len() > MAX_HEAD {
                     return Err(ExchangeError::Broken);
                 }
@@ -123,41 +130,67 @@ impl Connection {
                     _ => return Err(ExchangeError::NoResponse),
                 }
             };
-            self.buf.advance(length);
-            if status.is_informational() {
-                if status == StatusCode::SWITCHING_PROTOCOLS {
+            if head.status.is_informational() {
+                if head.status == StatusCode::SWITCHING_PROTOCOLS {
                     return Err(ExchangeError::Broken);
                 }
                 continue;
             }
-            let keep_alive = version == Version::HTTP_11 && !closes(&response_headers);
-            let framing = match framing(method, status, &response_headers) {
-                Some(framing) => framing,
-                None => return Err(ExchangeError::Broken),
+            let keep_alive = head.version == Version::HTTP_11 && !head.close;
+            let Some(framing) = framing(method, &head) else {
+                return Err(ExchangeError::Broken);
             };
             let mut response = Response::new(ResponseBody {
                 conn: Some(self),
                 framing,
                 keep_alive,
-                done: None,
+                release: None,
             });
-            *response.status_mut() = status;
+            *response.status_mut() = head.status;
             *response.version_mut() = Version::HTTP_11;
-            *response.headers_mut() = response_headers;
+            *response.headers_mut() = head.headers;
             response.body_mut().finish_if_done();
             return Ok(response);
         }
     }
 }
 
-type Head = (usize, StatusCode, Version, HeaderMap);
+/// A parsed response head.
+struct Head {
+    status: StatusCode,
+    version: Version,
+    /// The fields, hop-by-hop ones (and those named in `Connection`) already left out.
+    headers: HeaderMap,
+    /// `Connection: close`.
+    close: bool,
+    /// With `Transfer-Encoding`: whether its last coding is `chunked`.
+    chunked: Option<bool>,
+    /// `Content-Length`; `Err` when invalid or conflicting.
+    length: Result<Option<u64>, ()>,
+}
 
-/// The response head at the start of `buf`: its length, status, version and fields; `None`
-/// while incomplete.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, ()> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut fields);
-    let length = match response.parse(buf) {
+/// The comma-separated, trimmed, non-empty elements of a field value.
+fn elements(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|e| !e.is_empty())
+}
+
+/// The response head at the start of `buf`, taken out of it (field values share the buffer,
+/// nothing is copied); `None` while incomplete.
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ()> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    let mut uninit = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut uninit,
+    );
+    let length = match parsed {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(()),
@@ -167,61 +200,87 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, ()> {
         Some(1) => Version::HTTP_11,
         _ => Version::HTTP_10,
     };
-    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    // Framing and connection management first: they decide which fields are hop-by-hop.
+    let mut close = false;
+    let mut named: Vec<&[u8]> = Vec::new();
+    let mut chunked = None;
+    let mut content_length: Result<Option<u64>, ()> = Ok(None);
+    for field in response.headers.iter() {
+        let name = field.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"connection") {
+            for token in elements(field.value) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                named.push(token);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let last = elements(field.value).next_back();
+            chunked = Some(match last {
+                Some(coding) => coding.eq_ignore_ascii_case(b"chunked"),
+                None => chunked.unwrap_or(false),
+            });
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            for part in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                let n = std::str::from_utf8(part)
+                    .ok()
+                    .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|p| p.parse::<u64>().ok());
+                content_length = match (content_length, n) {
+                    (Ok(None), Some(n)) => Ok(Some(n)),
+                    (Ok(Some(l)), Some(n)) if l == n => Ok(Some(n)),
+                    _ => Err(()),
+                };
+            }
+        }
+    }
+    let base = buf.as_ptr() as usize;
+    let mut fields = Vec::with_capacity(response.headers.len());
     for field in response.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| ())?;
-        let value = HeaderValue::from_bytes(field.value).map_err(|_| ())?;
+        if crate::proxy::is_hop_by_hop(&name)
+            || named
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name.as_str().as_bytes()))
+        {
+            continue;
+        }
+        let start = (field.value.as_ptr() as usize)
+            .checked_sub(base)
+            .ok_or(())?;
+        fields.push((name, start, start + field.value.len()));
+    }
+    let head = buf.split_to(length).freeze();
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for (name, start, end) in fields {
+        if start > end || end > head.len() {
+            return Err(());
+        }
+        let value = HeaderValue::from_maybe_shared(head.slice(start..end)).map_err(|_| ())?;
         headers.append(name, value);
     }
-    Ok(Some((length, status, version, headers)))
-}
-
-/// Whether `Connection` says `close`.
-fn closes(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("close"))
+    Ok(Some(Head {
+        status,
+        version,
+        headers,
+        close,
+        chunked,
+        length: content_length,
+    }))
 }
 
 /// How the response body is delimited; `None` for conflicting or invalid lengths.
-fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Option<Framing> {
+fn framing(method: &Method, head: &Head) -> Option<Framing> {
     if method == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
+        || head.status == StatusCode::NO_CONTENT
+        || head.status == StatusCode::NOT_MODIFIED
     {
         return Some(Framing::Length(0));
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        let last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .rfind(|c| !c.is_empty());
-        return Some(match last {
-            Some(coding) if coding.eq_ignore_ascii_case("chunked") => Framing::Chunked(Chunk::Size),
-            _ => Framing::Close,
-        });
+    match head.chunked {
+        Some(true) => return Some(Framing::Chunked(Chunk::Size)),
+        Some(false) => return Some(Framing::Close),
+        None => {}
     }
-    let mut length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for part in value.to_str().ok()?.split(',') {
-            let part = part.trim();
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let n: u64 = part.parse().ok()?;
-            if length.is_some_and(|l| l != n) {
-                return None;
-            }
-            length = Some(n);
-        }
-    }
-    Some(length.map_or(Framing::Close, Framing::Length))
+    Some(head.length.ok()?.map_or(Framing::Close, Framing::Length))
 }
 
 enum Framing {
@@ -244,15 +303,13 @@ enum Chunk {
     Done,
 }
 
-/// Called with the connection once a body has been read to its end (when it can be reused).
-pub type Release = Box<dyn FnOnce(Connection) + Send + Sync>;
-
 /// A backend response body, read from the connection as the client takes it.
 pub struct ResponseBody {
     conn: Option<Connection>,
     framing: Framing,
     keep_alive: bool,
-    done: Option<Release>,
+    /// Where the connection goes once the body was read to its end (when it can be reused).
+    release: Option<Release>,
 }
 
 /// Why a body could not be read to its end.
@@ -267,9 +324,9 @@ pub enum BodyError {
 }
 
 impl ResponseBody {
-    /// Sets what happens to the connection once the body was read to its end.
+    /// Sets where the connection goes once the body was read to its end.
     pub fn on_done(&mut self, release: Release) {
-        self.done = Some(release);
+        self.release = Some(release);
         self.finish_if_done();
     }
 
@@ -281,13 +338,13 @@ impl ResponseBody {
     }
 
     fn finish_if_done(&mut self) {
-        if !self.is_done() || self.done.is_none() {
+        if !self.is_done() || self.release.is_none() {
             return;
         }
         let conn = self.conn.take();
-        let release = self.done.take();
+        let release = self.release.take();
         if let (Some(conn), Some(release), true) = (conn, release, self.keep_alive) {
-            release(conn);
+            release.release(conn);
         }
     }
 
@@ -457,59 +514,85 @@ mod tests {
         assert_eq!(chunk_size(b"ffffffffffffffff"), None);
     }
 
+    fn head_of(text: &str) -> Result<Option<Head>, ()> {
+        parse_head(&mut BytesMut::from(text.as_bytes()))
+    }
+
+    fn framing_of(method: Method, text: &str) -> Option<Framing> {
+        framing(&method, &head_of(text).unwrap().unwrap())
+    }
+
     #[test]
     fn framing_follows_rfc_9112() {
-        let h = |pairs: &[(&str, &str)]| {
-            let mut m = HeaderMap::new();
-            for (k, v) in pairs {
-                m.append(
-                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                    v.parse().unwrap(),
-                );
-            }
-            m
+        let get = || Method::GET;
+        let l = |n| Some(Framing::Length(n));
+        let is = |f: Option<Framing>, want: Option<Framing>| match (f, want) {
+            (Some(Framing::Length(a)), Some(Framing::Length(b))) => a == b,
+            (Some(Framing::Chunked(_)), Some(Framing::Chunked(_))) => true,
+            (Some(Framing::Close), Some(Framing::Close)) => true,
+            (None, None) => true,
+            _ => false,
         };
-        let get = Method::GET;
-        let ok = StatusCode::OK;
-        assert!(matches!(
-            framing(&get, ok, &h(&[("content-length", "3")])),
-            Some(Framing::Length(3))
+        let chunked = || Some(Framing::Chunked(Chunk::Size));
+        let ok = "HTTP/1.1 200 OK\r\n";
+        assert!(is(
+            framing_of(get(), &format!("{ok}Content-Length: 3\r\n\r\n")),
+            l(3)
         ));
-        assert!(matches!(
-            framing(&get, ok, &h(&[("content-length", "3, 3")])),
-            Some(Framing::Length(3))
+        assert!(is(
+            framing_of(get(), &format!("{ok}Content-Length: 3, 3\r\n\r\n")),
+            l(3)
         ));
-        assert!(framing(
-            &get,
-            ok,
-            &h(&[("content-length", "3"), ("content-length", "4")])
-        )
-        .is_none());
-        assert!(framing(&get, ok, &h(&[("content-length", "-1")])).is_none());
-        assert!(matches!(framing(&get, ok, &h(&[])), Some(Framing::Close)));
-        assert!(matches!(
-            framing(
-                &get,
-                ok,
-                &h(&[
-                    ("transfer-encoding", "gzip, chunked"),
-                    ("content-length", "3")
-                ])
+        assert!(is(
+            framing_of(
+                get(),
+                &format!("{ok}Content-Length: 3\r\nContent-Length: 4\r\n\r\n")
             ),
-            Some(Framing::Chunked(Chunk::Size))
+            None
         ));
-        assert!(matches!(
-            framing(&get, ok, &h(&[("transfer-encoding", "gzip")])),
+        assert!(is(
+            framing_of(get(), &format!("{ok}Content-Length: -1\r\n\r\n")),
+            None
+        ));
+        assert!(is(
+            framing_of(get(), &format!("{ok}\r\n")),
             Some(Framing::Close)
         ));
-        assert!(matches!(
-            framing(&Method::HEAD, ok, &h(&[("content-length", "3")])),
-            Some(Framing::Length(0))
+        assert!(is(
+            framing_of(
+                get(),
+                &format!("{ok}Transfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n")
+            ),
+            chunked()
         ));
-        assert!(matches!(
-            framing(&get, StatusCode::NOT_MODIFIED, &h(&[])),
-            Some(Framing::Length(0))
+        assert!(is(
+            framing_of(get(), &format!("{ok}Transfer-Encoding: gzip\r\n\r\n")),
+            Some(Framing::Close)
         ));
+        assert!(is(
+            framing_of(Method::HEAD, &format!("{ok}Content-Length: 3\r\n\r\n")),
+            l(0)
+        ));
+        assert!(is(
+            framing_of(get(), "HTTP/1.1 304 Not Modified\r\n\r\n"),
+            l(0)
+        ));
+    }
+
+    #[test]
+    fn hop_by_hop_fields_are_left_out_of_the_head() {
+        let head = head_of(
+            "HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: t=1\r\n\
+             Proxy-Foo: 1\r\nX-Keep: 2\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(head.close);
+        let names: Vec<&str> = head.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-keep", "content-length"]);
+        assert_eq!(head.headers["x-keep"], "2");
+        assert!(head_of("HTTP/1.1 200 OK\r\nContent").unwrap().is_none());
+        assert!(head_of("nonsense\r\n\r\n").is_err());
     }
 
     async fn exchange(reply: &'static [u8], method: Method) -> (Vec<u8>, Result<Vec<u8>, String>) {
@@ -526,7 +609,7 @@ mod tests {
         });
         let conn = Connection::new(TcpStream::connect(addr).await.unwrap());
         let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_static("b"));
+        headers.insert(hyper::header::HOST, HeaderValue::from_static("b"));
         let result = conn.exchange(&method, "/x?y", &headers).await;
         let body = match result {
             Ok(response) => {

@@ -84,9 +84,21 @@ impl Pool {
         }
     }
 
-    fn take_plain(&self, authority: &str) -> Option<backend::Connection> {
+    /// The index of `authority`'s list of plain connections (made on first use; never moves).
+    fn plain_slot(&self, authority: &str) -> usize {
         let mut idle = self.plain.lock().unwrap_or_else(PoisonError::into_inner);
-        let (_, list) = idle.iter_mut().find(|(a, _)| a == authority)?;
+        match idle.iter().position(|(a, _)| a == authority) {
+            Some(slot) => slot,
+            None => {
+                idle.push((authority.to_owned(), Vec::new()));
+                idle.len() - 1
+            }
+        }
+    }
+
+    fn take_plain(&self, slot: usize) -> Option<backend::Connection> {
+        let mut idle = self.plain.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, list) = idle.get_mut(slot)?;
         while let Some((mut conn, since)) = list.pop() {
             if since.elapsed() < IDLE_TIMEOUT && conn.is_reusable() {
                 return Some(conn);
@@ -95,17 +107,14 @@ impl Pool {
         None
     }
 
-    fn put_plain(&self, authority: &str, conn: backend::Connection) {
+    fn put_plain(&self, slot: usize, conn: backend::Connection) {
         let mut idle = self.plain.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        match idle.iter_mut().find(|(a, _)| a == authority) {
-            Some((_, list)) => {
-                list.retain(|(_, since)| now.saturating_duration_since(*since) < IDLE_TIMEOUT);
-                if list.len() < MAX_IDLE {
-                    list.push((conn, now));
-                }
+        if let Some((_, list)) = idle.get_mut(slot) {
+            list.retain(|(_, since)| now.saturating_duration_since(*since) < IDLE_TIMEOUT);
+            if list.len() < MAX_IDLE {
+                list.push((conn, now));
             }
-            None => idle.push((authority.to_owned(), vec![(conn, now)])),
         }
     }
 
@@ -132,19 +141,19 @@ impl Pool {
         target: &str,
         headers: &HeaderMap,
     ) -> Result<Response<ResponseBody>, BackendError> {
+        let slot = self.plain_slot(authority);
         let mut retried = false;
         loop {
-            let (conn, reused) = match self.take_plain(authority) {
+            let (conn, reused) = match self.take_plain(slot) {
                 Some(conn) => (conn, true),
                 None => (backend::Connection::new(Pool::tcp(authority).await?), false),
             };
             match conn.exchange(method, target, headers).await {
                 Ok(mut response) => {
-                    let pool = self.clone();
-                    let authority = authority.to_owned();
-                    response
-                        .body_mut()
-                        .on_done(Box::new(move |conn| pool.put_plain(&authority, conn)));
+                    response.body_mut().on_done(Release {
+                        pool: self.clone(),
+                        slot,
+                    });
                     return Ok(response);
                 }
                 Err(ExchangeError::NoResponse) if reused && !retried => retried = true,
@@ -202,6 +211,18 @@ impl Pool {
                 },
             }
         }
+    }
+}
+
+/// Where a plain connection goes back once its response was read to the end.
+pub struct Release {
+    pool: Arc<Pool>,
+    slot: usize,
+}
+
+impl Release {
+    pub fn release(self, conn: backend::Connection) {
+        self.pool.put_plain(self.slot, conn);
     }
 }
 

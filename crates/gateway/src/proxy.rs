@@ -271,7 +271,8 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+/// Whether a field is hop-by-hop by its name alone (the fixed list or `Proxy-*`).
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     let name = name.as_str();
     name.starts_with("proxy-") || HOP_BY_HOP.contains(&name)
 }
@@ -318,22 +319,33 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, proto: &str) {
 
 /// [`add_forwarded`] with the client's address already made a header value ([`ip_value`]).
 pub fn add_forwarded_ip(headers: &mut HeaderMap, ip: &HeaderValue, proto: &str) {
-    let prior = headers
-        .get(X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-        .filter(|prior| !prior.trim().is_empty());
-    let xff = match prior {
-        Some(prior) => {
-            let mut joined = Vec::with_capacity(prior.len() + 2 + ip.len());
-            joined.extend_from_slice(prior.as_bytes());
-            joined.extend_from_slice(b", ");
-            joined.extend_from_slice(ip.as_bytes());
-            HeaderValue::from_bytes(&joined).ok()
+    match headers.entry(X_FORWARDED_FOR) {
+        header::Entry::Occupied(mut entry) => {
+            let joined = entry
+                .get()
+                .to_str()
+                .ok()
+                .filter(|prior| !prior.trim().is_empty())
+                .map(|prior| {
+                    let mut joined = Vec::with_capacity(prior.len() + 2 + ip.len());
+                    joined.extend_from_slice(prior.as_bytes());
+                    joined.extend_from_slice(b", ");
+                    joined.extend_from_slice(ip.as_bytes());
+                    HeaderValue::from_bytes(&joined).ok()
+                });
+            match joined {
+                Some(Some(v)) => {
+                    entry.insert(v);
+                }
+                Some(None) => {}
+                None => {
+                    entry.insert(ip.clone());
+                }
+            }
         }
-        None => Some(ip.clone()),
-    };
-    if let Some(v) = xff {
-        headers.insert(X_FORWARDED_FOR, v);
+        header::Entry::Vacant(entry) => {
+            entry.insert(ip.clone());
+        }
     }
     headers.insert(
         X_FORWARDED_PROTO,

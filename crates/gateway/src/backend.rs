@@ -88,30 +88,14 @@ impl Connection {
         read.poll(cx)
     }
 
-    /// Writes the request head (no body) and reads the response head.
+    /// Writes the request head (a request without a body, see [`RequestHead`]) and reads the
+    /// response head.
     pub async fn exchange(
         mut self,
         method: &Method,
-        target: &str,
-        headers: &HeaderMap,
+        head: &[u8],
     ) -> Result<Response<ResponseBody>, ExchangeError> {
-        let size = headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum::<usize>();
-        let mut head = Vec::with_capacity(method.as_str().len() + target.len() + size + 32);
-        head.extend_from_slice(method.as_str().as_bytes());
-        head.push(b' ');
-        head.extend_from_slice(target.as_bytes());
-        head.extend_from_slice(b" HTTP/1.1\r\n");
-        for (name, value) in headers {
-            head.extend_from_slice(name.as_str().as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
-        }
-        head.extend_from_slice(b"\r\n");
-        if self.stream.write_all(&head).await.is_err() {
+        if self.stream.write_all(head).await.is_err() {
             return Err(ExchangeError::NoResponse);
         }
         loop {
@@ -152,6 +136,35 @@ impl Connection {
             response.body_mut().finish_if_done();
             return Ok(response);
         }
+    }
+}
+
+/// An HTTP/1.1 request head, written field by field. Every part comes from an already
+/// validated `Method`, URI, `HeaderName` or `HeaderValue`, so none holds a CR or LF.
+pub struct RequestHead(Vec<u8>);
+
+impl RequestHead {
+    /// The request line; `capacity` is a guess of the fields' size.
+    pub fn new(method: &Method, target: &str, capacity: usize) -> RequestHead {
+        let mut head = Vec::with_capacity(method.as_str().len() + target.len() + capacity + 32);
+        head.extend_from_slice(method.as_str().as_bytes());
+        head.push(b' ');
+        head.extend_from_slice(target.as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        RequestHead(head)
+    }
+
+    pub fn field(&mut self, name: &[u8], value: &[u8]) {
+        self.0.extend_from_slice(name);
+        self.0.extend_from_slice(b": ");
+        self.0.extend_from_slice(value);
+        self.0.extend_from_slice(b"\r\n");
+    }
+
+    /// The head, ended by its empty line.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.0.extend_from_slice(b"\r\n");
+        self.0
     }
 }
 
@@ -608,9 +621,9 @@ mod tests {
             got
         });
         let conn = Connection::new(TcpStream::connect(addr).await.unwrap());
-        let mut headers = HeaderMap::new();
-        headers.insert(hyper::header::HOST, HeaderValue::from_static("b"));
-        let result = conn.exchange(&method, "/x?y", &headers).await;
+        let mut head = RequestHead::new(&method, "/x?y", 0);
+        head.field(b"host", b"b");
+        let result = conn.exchange(&method, &head.finish()).await;
         let body = match result {
             Ok(response) => {
                 use http_body_util::BodyExt;

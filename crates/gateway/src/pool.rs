@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::HeaderMap;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 
@@ -130,16 +129,15 @@ impl Pool {
         Ok(stream)
     }
 
-    /// Sends a request without a body (`target` in origin-form, `Host` among `headers`) on a
-    /// pooled plain connection, or a new one; the exchange runs in the caller's task. A reused
-    /// connection that turns out closed before any response byte is replaced once. The
-    /// response body returns the connection when read to its end.
+    /// Sends a request without a body (`head` from [`backend::RequestHead`]) on a pooled plain
+    /// connection, or a new one; the exchange runs in the caller's task. A reused connection
+    /// that turns out closed before any response byte is replaced once. The response body
+    /// returns the connection when read to its end.
     pub async fn send_without_body(
         self: &Arc<Self>,
         authority: &str,
         method: &Method,
-        target: &str,
-        headers: &HeaderMap,
+        head: &[u8],
     ) -> Result<Response<ResponseBody>, BackendError> {
         let slot = self.plain_slot(authority);
         let mut retried = false;
@@ -148,7 +146,7 @@ impl Pool {
                 Some(conn) => (conn, true),
                 None => (backend::Connection::new(Pool::tcp(authority).await?), false),
             };
-            match conn.exchange(method, target, headers).await {
+            match conn.exchange(method, head).await {
                 Ok(mut response) => {
                     response.body_mut().on_done(Release {
                         pool: self.clone(),

@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use jose::Validation;
 use serde_json::{json, Map, Value};
 
+use crate::backend;
 use crate::cache::{self, CacheKey, JwtCache};
 use crate::config::{Config, Session};
 use crate::identity_mapping::{self, Mapping};
@@ -995,7 +996,6 @@ impl Gateway {
             },
             Session::None => {}
         }
-        remove_hop_by_hop(&mut parts.headers);
         if let Some(web) = &routes.web {
             let login = web.login_cookie();
             web_session::remove_cookies(
@@ -1003,51 +1003,71 @@ impl Gateway {
                 &[web.config.cookie_name.as_str(), login.as_str()],
             );
         }
-        add_forwarded_ip(&mut parts.headers, &conn.client_ip, conn.client.proto);
-        if let Some(m) = &route.mapping {
-            // The client's own value never reaches the backend, even without a session.
-            parts.headers.remove(&m.header);
-            if m.bearer {
-                parts.headers.remove(header::AUTHORIZATION);
-            }
-            if let Some(value) = mapped {
-                parts.headers.insert(m.header.clone(), value);
-            }
-        }
-        // The backend gets the origin-form target (path and query unchanged) and its own Host.
-        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
-            let path_and_query = parts
-                .uri
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
-            parts.uri = Uri::from(path_and_query);
-        }
-        let Ok(host) = HeaderValue::from_str(route.authority.as_str()) else {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                error_body("bad_request", "the request target cannot be forwarded"),
-            );
-        };
-        parts.headers.insert(header::HOST, host);
-        parts.version = hyper::Version::HTTP_11;
         let pool = &conn.worker.pool;
         let authority = route.authority.as_str();
-        let sent = async move {
-            if hyper::body::Body::is_end_stream(&body) && parts.method != hyper::Method::CONNECT {
-                let target = parts
+        let plain =
+            hyper::body::Body::is_end_stream(&body) && parts.method != hyper::Method::CONNECT;
+        let head = if plain {
+            // No body: the backend request head is written straight from the client's fields.
+            let target = parts
+                .uri
+                .path_and_query()
+                .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+            Some(backend_head(
+                &parts.method,
+                target,
+                &parts.headers,
+                route,
+                mapped.as_ref(),
+                &conn.client_ip,
+                conn.client.proto,
+            ))
+        } else {
+            remove_hop_by_hop(&mut parts.headers);
+            add_forwarded_ip(&mut parts.headers, &conn.client_ip, conn.client.proto);
+            if let Some(m) = &route.mapping {
+                // The client's own value never reaches the backend, even without a session.
+                parts.headers.remove(&m.header);
+                if m.bearer {
+                    parts.headers.remove(header::AUTHORIZATION);
+                }
+                if let Some(value) = mapped {
+                    parts.headers.insert(m.header.clone(), value);
+                }
+            }
+            // The backend gets the origin-form target (path and query unchanged) and its own Host.
+            if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+                let path_and_query = parts
                     .uri
                     .path_and_query()
-                    .map_or("/", hyper::http::uri::PathAndQuery::as_str);
-                let response = pool
-                    .send_without_body(authority, &parts.method, target, &parts.headers)
-                    .await?;
-                Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
-            } else {
-                let response = pool
-                    .send(authority, Request::from_parts(parts, body))
-                    .await?;
-                Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
+                    .cloned()
+                    .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
+                parts.uri = Uri::from(path_and_query);
+            }
+            let Ok(host) = HeaderValue::from_str(authority) else {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    error_body("bad_request", "the request target cannot be forwarded"),
+                );
+            };
+            parts.headers.insert(header::HOST, host);
+            parts.version = hyper::Version::HTTP_11;
+            None
+        };
+        let sent = async move {
+            match head {
+                Some(head) => {
+                    let response = pool
+                        .send_without_body(authority, &parts.method, &head)
+                        .await?;
+                    Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
+                }
+                None => {
+                    let response = pool
+                        .send(authority, Request::from_parts(parts, body))
+                        .await?;
+                    Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
+                }
             }
         };
         match tokio::time::timeout(route.timeout, sent).await {
@@ -1089,6 +1109,78 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The backend request head for a request without a body, written from the client's fields
+/// with exactly the changes the header-map path makes: hop-by-hop fields (and those named in
+/// `Connection`) left out, `Host` the backend's, `X-Forwarded-For` (the client appended to the
+/// first value), `-Proto` and `-Host` (the client's `Host`) set, and the mapping's header (and
+/// `Authorization` when mapping as a bearer token) replaced by the mapped value.
+fn backend_head(
+    method: &hyper::Method,
+    target: &str,
+    headers: &HeaderMap,
+    route: &Route,
+    mapped: Option<&HeaderValue>,
+    client_ip: &HeaderValue,
+    proto: &str,
+) -> Vec<u8> {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    let kept = |name: &HeaderName| !named.contains(name);
+    let mapping = route.mapping.as_deref();
+    let replaced = |name: &HeaderName| {
+        name == header::HOST
+            || name == X_FORWARDED_FOR
+            || name == X_FORWARDED_PROTO
+            || name == X_FORWARDED_HOST
+            || mapping
+                .is_some_and(|m| *name == m.header || (m.bearer && name == header::AUTHORIZATION))
+    };
+    let size = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + mapped.map_or(0, |v| v.len() + 32)
+        + 160;
+    let mut head = backend::RequestHead::new(method, target, size);
+    for (name, value) in headers {
+        if !is_hop_by_hop(name) && !replaced(name) && kept(name) {
+            head.field(name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+    head.field(b"host", route.authority.as_str().as_bytes());
+    let prior = headers
+        .get(X_FORWARDED_FOR)
+        .filter(|_| kept(&X_FORWARDED_FOR))
+        .and_then(|v| v.to_str().ok())
+        .filter(|prior| !prior.trim().is_empty());
+    match prior {
+        Some(prior) => {
+            let mut joined = Vec::with_capacity(prior.len() + 2 + client_ip.len());
+            joined.extend_from_slice(prior.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(client_ip.as_bytes());
+            head.field(X_FORWARDED_FOR.as_str().as_bytes(), &joined);
+        }
+        None => head.field(X_FORWARDED_FOR.as_str().as_bytes(), client_ip.as_bytes()),
+    }
+    head.field(
+        X_FORWARDED_PROTO.as_str().as_bytes(),
+        proto_static(proto).as_bytes(),
+    );
+    if let Some(host) = headers.get(header::HOST).filter(|_| kept(&header::HOST)) {
+        head.field(X_FORWARDED_HOST.as_str().as_bytes(), host.as_bytes());
+    }
+    if let (Some(m), Some(value)) = (mapping, mapped) {
+        head.field(m.header.as_str().as_bytes(), value.as_bytes());
+    }
+    head.finish()
 }
 
 /// The header value for a mapped JWT (`Bearer …` when mapped as a bearer token).
@@ -1575,6 +1667,79 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "gw.example");
+    }
+
+    #[test]
+    fn the_written_head_makes_the_same_changes_as_the_header_map_path() {
+        let route = Route {
+            name: "a".into(),
+            context_root: "/".into(),
+            scheme: hyper::http::uri::Scheme::HTTP,
+            authority: "backend:8080".parse().unwrap(),
+            session: Session::None,
+            mapping: None,
+            timeout: Duration::from_secs(1),
+        };
+        let ip = ip_value("10.1.2.3:5000".parse().unwrap());
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            vec![
+                ("host", "gw.example"),
+                ("authorization", "Bearer t"),
+                ("x-a", "1"),
+            ],
+            vec![
+                ("host", "gw.example"),
+                ("connection", "keep-alive, X-Secret"),
+                ("x-secret", "s"),
+                ("keep-alive", "timeout=5"),
+                ("proxy-authorization", "p"),
+                ("te", "trailers"),
+                ("x-forwarded-for", "192.0.2.1"),
+                ("x-forwarded-for", "192.0.2.2"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "spoofed"),
+                ("x-multi", "1"),
+                ("x-multi", "2"),
+            ],
+            vec![
+                ("connection", "x-forwarded-for, host"),
+                ("host", "h"),
+                ("x-forwarded-for", "1.1.1.1"),
+            ],
+            vec![("x-forwarded-for", "  ")],
+        ];
+        for case in cases {
+            let mut headers = HeaderMap::new();
+            for (k, v) in &case {
+                headers.append(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            let written = backend_head(
+                &hyper::Method::GET,
+                "/p?q",
+                &headers,
+                &route,
+                None,
+                &ip,
+                "http",
+            );
+            let text = String::from_utf8(written).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            assert_eq!(lines.remove(0), "GET /p?q HTTP/1.1");
+            assert_eq!(lines.pop().as_deref(), Some(""));
+            lines.sort();
+            remove_hop_by_hop(&mut headers);
+            add_forwarded_ip(&mut headers, &ip, "http");
+            headers.insert(header::HOST, HeaderValue::from_static("backend:8080"));
+            let mut expected: Vec<String> = headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+                .collect();
+            expected.sort();
+            assert_eq!(lines, expected, "{case:?}");
+        }
     }
 
     #[test]

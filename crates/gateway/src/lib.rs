@@ -16,6 +16,7 @@
 
 pub mod backend;
 mod bounded;
+pub mod coarse;
 
 pub mod cache;
 pub mod config;

@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 
 use crate::backend;
 use crate::cache::{self, CacheKey, JwtCache};
+use crate::coarse::{self, Deadlines};
 use crate::config::{Config, Session};
 use crate::identity_mapping::{self, Mapping};
 use crate::keyset::{Keyset, SigningKey};
@@ -1070,7 +1071,7 @@ impl Gateway {
                 }
             }
         };
-        match tokio::time::timeout(route.timeout, sent).await {
+        match coarse::timeout(&conn.worker.deadlines, route.timeout, sent).await {
             Err(_) => {
                 self.metrics.backend_error(&route.name, "timeout");
                 json_response(
@@ -1213,6 +1214,8 @@ fn token_error(e: &token::TokenError) -> Response<Body> {
 pub struct Worker {
     pub pool: Arc<Pool>,
     pub metrics: Arc<MetricsShard>,
+    /// The timeouts of this worker's requests and connections.
+    pub deadlines: Arc<Deadlines>,
 }
 
 /// A routing table as a connection sees it: the table and the generation it was read at.
@@ -1556,7 +1559,9 @@ async fn worker(
     let worker = Arc::new(Worker {
         pool: Pool::new(),
         metrics: gateway.metrics.shard(),
+        deadlines: Deadlines::new(),
     });
+    let ticker = tokio::spawn(worker.deadlines.clone().run());
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
     while let Some(Accepted { stream, addr, tls }) = accepted.recv().await {
         let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
@@ -1603,6 +1608,7 @@ async fn worker(
     }
     drop(done_tx);
     let _ = tokio::time::timeout(grace, done_rx.recv()).await;
+    ticker.abort();
 }
 
 async fn serve_connection<I>(
@@ -1612,10 +1618,11 @@ async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let timer = coarse::Timer(conn.worker.deadlines.clone());
     let service = hyper::service::service_fn(move |req| conn.clone().handle(req));
     // A client gets 30 s to send a request's headers (no slowloris holding a connection).
     let conn = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
+        .timer(timer)
         .header_read_timeout(Duration::from_secs(30))
         .serve_connection(io, service);
     tokio::pin!(conn);

@@ -248,14 +248,13 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ()> {
     let base = buf.as_ptr() as usize;
     let mut fields = Vec::with_capacity(response.headers.len());
     for field in response.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| ())?;
-        if crate::proxy::is_hop_by_hop(&name)
-            || named
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name.as_str().as_bytes()))
+        let raw = field.name.as_bytes();
+        if crate::proxy::is_hop_by_hop_bytes(raw)
+            || named.iter().any(|n| n.eq_ignore_ascii_case(raw))
         {
             continue;
         }
+        let name = HeaderName::from_bytes(raw).map_err(|_| ())?;
         let start = (field.value.as_ptr() as usize)
             .checked_sub(base)
             .ok_or(())?;

@@ -273,6 +273,15 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// [`is_hop_by_hop`] for a field name as received (any case).
+pub(crate) fn is_hop_by_hop_bytes(name: &[u8]) -> bool {
+    name.get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
+        || HOP_BY_HOP
+            .iter()
+            .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// Whether a field is hop-by-hop by its name alone (the fixed list or `Proxy-*`).
 pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     let name = name.as_str();
@@ -1102,7 +1111,10 @@ impl Gateway {
             }
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
-                remove_hop_by_hop(&mut parts.headers);
+                if !plain {
+                    // (A plain exchange's response head comes without them already.)
+                    remove_hop_by_hop(&mut parts.headers);
+                }
                 if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
                     parts.headers.append(header::SET_COOKIE, v);
                 }

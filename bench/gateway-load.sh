@@ -8,7 +8,7 @@
 #   gw-nocache  wrk -> signet gateway (same, cache_jwt = false: one ES256 signature per request) -> backend
 #   gw-plain    wrk -> the same gateway, an application with session = "none" and no mapping (proxying alone)
 # Backend and proxy are one nginx process (two server blocks, worker_processes $NGINX_WORKERS, default
-# 2 to match the gateway's one worker thread per CPU on this 2-core box). Every request, on every target,
+# 2, one per CPU of this box); each gateway runs as many worker threads (SIGNET_GATEWAY_WORKERS). Every request, on every target,
 # carries the same upstream bearer token (RS256 by default, IDP_ALG), checked by the gateway each time.
 # Each target gets a warm-up run, the measured saturated run (-cCONNECTIONS), an unloaded run
 # (-t1 -c1: service time without queueing), then a fixed-rate run with oha (RATE requests/s over
@@ -44,6 +44,11 @@ OHA=$(command -v oha || true)
 [ -n "$OHA" ] || [ ! -x "$HOME/.cargo/bin/oha" ] || OHA="$HOME/.cargo/bin/oha"
 [ -n "$OHA" ] || echo "oha not found (cargo install oha): the fixed-rate runs are skipped"
 
+# The gateway is built with fat LTO and one codegen unit (LTO=0: the plain release profile); the
+# workspace's release profile does not set them.
+if [ "${LTO:-1}" = 1 ]; then
+  export CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+fi
 cargo build --release --quiet --bin signet
 BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
 case "${CARGO_TARGET_DIR:-}" in /*) BIN="$CARGO_TARGET_DIR/release/signet" ;; esac
@@ -151,7 +156,7 @@ gateway_config false >"$gw/cache-off.toml"
 
 start_gateway() { # $1 = config name; sets gw_pid and gw_base
   "$BIN" gateway --check "$gw/$1.toml" >/dev/null
-  "$BIN" gateway --config "$gw/$1.toml" >"$work/$1.out" 2>"$work/$1.err" &
+  SIGNET_GATEWAY_WORKERS=$NGINX_WORKERS "$BIN" gateway --config "$gw/$1.toml" >"$work/$1.out" 2>"$work/$1.err" &
   gw_pid=$!
   pids+=("$gw_pid")
   for _ in $(seq 1 100); do grep -q "listening on" "$work/$1.out" 2>/dev/null && break; sleep 0.1; done

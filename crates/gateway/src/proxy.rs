@@ -1439,9 +1439,16 @@ struct Accepted {
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-/// The number of worker threads [`serve`] runs: one per available CPU.
+/// The number of worker threads [`serve`] runs: `SIGNET_GATEWAY_WORKERS` when set to a positive
+/// number, otherwise one per available CPU.
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    std::env::var("SIGNET_GATEWAY_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
 }
 
 /// Serves connections on every listener until `shutdown` resolves, then lets in-flight requests

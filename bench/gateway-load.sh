@@ -11,15 +11,15 @@
 # 2, one per CPU of this box); each gateway runs as many worker threads (SIGNET_GATEWAY_WORKERS). Every request, on every target,
 # carries the same upstream bearer token (RS256 by default, IDP_ALG), checked by the gateway each time.
 # Each target gets a warm-up run, the measured saturated run (-cCONNECTIONS), an unloaded run
-# (-t1 -c1: service time without queueing), then a fixed-rate run with oha (RATE requests/s over
-# CONNECTIONS connections, --latency-correction: latency counted from when each request was due, so
-# every target is compared at the same offered load); the whole set is repeated ROUNDS times. Without
-# oha (cargo install oha) the fixed-rate run is skipped.
+# (-t1 -c1: service time without queueing), then fixed-rate runs with oha, one per rate in RATES
+# (requests/s over CONNECTIONS connections, --latency-correction: latency counted from when each
+# request was due, so every target is compared at the same offered load); the whole set is repeated
+# ROUNDS times. Without oha (cargo install oha) the fixed-rate runs are skipped.
 #
 #   bench/gateway-load.sh
-#   ROUNDS=3 DURATION=30s CONNECTIONS=128 RATE=30000 bench/gateway-load.sh
+#   ROUNDS=3 DURATION=30s CONNECTIONS=128 RATES="10000 30000" bench/gateway-load.sh
 #
-# Loopback only; bounded: build + ROUNDS x 5 x (WARMUP + DURATION + LAT_DURATION + RATE_DURATION).
+# Loopback only; bounded: build + ROUNDS x 5 x (WARMUP + DURATION + LAT_DURATION + #RATES x RATE_DURATION).
 # Everything started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 LAT_DURATION=${LAT_DURATION:-8s}
-RATE=${RATE:-20000}
+RATES=${RATES:-5000 20000}
 RATE_DURATION=${RATE_DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
@@ -194,7 +194,9 @@ echo "signet gateway load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (
   "nginx worker_processes $NGINX_WORKERS; $(nproc) CPUs shared by wrk, proxy and backend"
 echo "bearer: $IDP_ALG upstream token, ${#token} bytes, same on every request and every target"
 results="$work/results"
+fixed_results="$work/fixed"
 : >"$results"
+: >"$fixed_results"
 for round in $(seq 1 "$ROUNDS"); do
   for t in "${targets[@]}"; do
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "Authorization: Bearer $token" "${url[$t]}" >/dev/null
@@ -210,27 +212,28 @@ for round in $(seq 1 "$ROUNDS"); do
     lat=$(wrk -t1 -c1 -d"$LAT_DURATION" --latency -H "Authorization: Bearer $token" "${url[$t]}")
     l50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$lat")")
     l99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$lat")")
-    # The same offered load on every target: RATE requests/s, latency from each request's due time.
-    f50=nan; f99=nan; f999=nan; frps=0
-    if [ -n "$OHA" ]; then
-      fixed=$("$OHA" -z "$RATE_DURATION" -q "$RATE" -c "$CONNECTIONS" --latency-correction --no-tui \
+    # The same offered load on every target: RATES requests/s, latency from each request's due time.
+    for rate in $RATES; do
+      [ -n "$OHA" ] || break
+      fixed=$("$OHA" -z "$RATE_DURATION" -q "$rate" -c "$CONNECTIONS" --latency-correction --no-tui \
         --output-format json -H "Authorization: Bearer $token" "${url[$t]}")
       f50=$(jq '.latencyPercentiles.p50 * 1000' <<<"$fixed")
       f99=$(jq '.latencyPercentiles.p99 * 1000' <<<"$fixed")
       f999=$(jq '.latencyPercentiles["p99.9"] * 1000' <<<"$fixed")
       frps=$(jq '.summary.requestsPerSec' <<<"$fixed")
       fbad=$(jq '[.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0' <<<"$fixed")
-      [ "$fbad" = 0 ] || echo "WARNING round $round $t: $fbad non-200 responses at the fixed rate"
-      awk -v a="$frps" -v r="$RATE" 'BEGIN { exit !(a < 0.95 * r) }' \
-        && echo "WARNING round $round $t: fixed rate $RATE not sustained ($frps req/s)"
-    fi
-    echo "$round $t $rps $p50 $p99 $l50 $l99 $f50 $f99 $f999 $frps" >>"$results"
+      [ "$fbad" = 0 ] || echo "WARNING round $round $t: $fbad non-200 responses at $rate req/s"
+      awk -v a="$frps" -v r="$rate" 'BEGIN { exit !(a < 0.95 * r) }' \
+        && echo "WARNING round $round $t: fixed rate $rate not sustained ($frps req/s)"
+      echo "$rate $round $t $f50 $f99 $f999 $frps" >>"$fixed_results"
+    done
+    echo "$round $t $rps $p50 $p99 $l50 $l99" >>"$results"
   done
 done
 
 echo
 echo "Saturated: wrk -t$THREADS -c$CONNECTIONS -d$DURATION. Unloaded: wrk -t1 -c1 -d$LAT_DURATION (service time, no queueing)."
-echo "Fixed rate: oha -q $RATE -c $CONNECTIONS -z $RATE_DURATION --latency-correction (same offered load on every target). Latencies in ms."
+echo "Fixed rate: oha -q RATE -c $CONNECTIONS -z $RATE_DURATION --latency-correction, RATE in: $RATES (same offered load on every target). Latencies in ms."
 echo
 echo "| round | target | req/s | req/s vs nginx | p50 | p99 | p99 added over direct | unloaded p50 | unloaded p99 | unloaded p99 added over direct |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -242,12 +245,13 @@ awk '{ r[$1","$2] = $3; p99[$1","$2] = $5; l99[$1","$2] = $7; row[NR] = $0 }
                  f[6], f[7], (f[2] == "direct" ? "-" : sprintf("%+.3f", f[7] - ld)) } }' "$results"
 if [ -n "$OHA" ]; then
   echo
-  echo "| round | target | offered req/s | achieved req/s | p50 | p99 | p99.9 | p99 added over direct | p99 added over nginx |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-  awk -v rate="$RATE" '{ f99[$1","$2] = $9; row[NR] = $0 }
+  echo "| offered req/s | round | target | achieved req/s | p50 | p99 | p99.9 | p99 added over direct | p99 added over nginx |"
+  echo "|---:|---|---|---:|---:|---:|---:|---:|---:|"
+  # Grouped by rate, then round, in the order run.
+  sort -s -n -k1,1 "$fixed_results" | awk '{ f99[$1","$2","$3] = $5; row[NR] = $0 }
     END { for (i = 1; i <= NR; i++) { split(row[i], f, " ");
-            d = f99[f[1]",direct"]; n = f99[f[1]",nginx"];
-            printf "| %s | %s | %d | %.0f | %.3f | %.3f | %.3f | %s | %s |\n", f[1], f[2], rate, f[11],
-                   f[8], f[9], f[10], (f[2] == "direct" ? "-" : sprintf("%+.3f", f[9] - d)),
-                   (f[2] == "direct" || f[2] == "nginx" ? "-" : sprintf("%+.3f", f[9] - n)) } }' "$results"
+            d = f99[f[1]","f[2]",direct"]; n = f99[f[1]","f[2]",nginx"];
+            printf "| %s | %s | %s | %.0f | %.3f | %.3f | %.3f | %s | %s |\n", f[1], f[2], f[3], f[7],
+                   f[4], f[5], f[6], (f[3] == "direct" ? "-" : sprintf("%+.3f", f[5] - d)),
+                   (f[3] == "direct" || f[3] == "nginx" ? "-" : sprintf("%+.3f", f[5] - n)) } }'
 fi

@@ -44,10 +44,10 @@ OHA=$(command -v oha || true)
 [ -n "$OHA" ] || [ ! -x "$HOME/.cargo/bin/oha" ] || OHA="$HOME/.cargo/bin/oha"
 [ -n "$OHA" ] || echo "oha not found (cargo install oha): the fixed-rate runs are skipped"
 
-# The gateway is built with fat LTO and one codegen unit (LTO=0: the plain release profile); the
-# workspace's release profile does not set them.
-if [ "${LTO:-1}" = 1 ]; then
-  export CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+# The gateway is built with the workspace's release profile: fat LTO and one codegen unit
+# (LTO=0 turns them off for a comparison).
+if [ "${LTO:-1}" = 0 ]; then
+  export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 fi
 cargo build --release --quiet --bin signet
 BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"

@@ -115,7 +115,8 @@ fn build_routes(config: &Config) -> anyhow::Result<(Routes, Option<String>)> {
 fn discover_web(web: &::gateway::config::WebSession) -> anyhow::Result<WebRuntime> {
     let doc = crate::fetch::discovery_document(&web.issuer)?;
     let provider = Provider::from_discovery(&web.issuer, &doc)?;
-    let keys = crate::fetch::jwks(&provider.jwks_uri)?;
+    // The provider's document names this URL: it is fetched, never read as a local file.
+    let keys = crate::fetch::jwks_url(&provider.jwks_uri)?;
     Ok(WebRuntime::new(web.clone(), provider, keys)?)
 }
 

@@ -120,7 +120,7 @@ impl Connection {
                 }
                 continue;
             }
-            let keep_alive = head.version == Version::HTTP_11 && !head.close;
+            let keep_alive = head.version == Version::HTTP_11 && !head.close && !head.both_framings;
             let Some(framing) = framing(method, &head) else {
                 return Err(ExchangeError::Broken);
             };
@@ -180,6 +180,9 @@ struct Head {
     chunked: Option<bool>,
     /// `Content-Length`; `Err` when invalid or conflicting.
     length: Result<Option<u64>, ()>,
+    /// Both `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.3: a smuggling sign). The
+    /// length is not forwarded and the connection is not reused.
+    both_framings: bool,
 }
 
 /// The comma-separated, trimmed, non-empty elements of a field value.
@@ -245,11 +248,17 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ()> {
             }
         }
     }
+    let mut both_framings = false;
     let base = buf.as_ptr() as usize;
     let mut fields = Vec::with_capacity(response.headers.len());
     for field in response.headers.iter() {
         let raw = field.name.as_bytes();
-        if crate::proxy::is_hop_by_hop_bytes(raw)
+        // With Transfer-Encoding the body is re-framed downstream; a Content-Length beside it
+        // must not be forwarded (RFC 9112 §6.3).
+        let length_beside_coding = chunked.is_some() && raw.eq_ignore_ascii_case(b"content-length");
+        both_framings |= length_beside_coding;
+        if length_beside_coding
+            || crate::proxy::is_hop_by_hop_bytes(raw)
             || named.iter().any(|n| n.eq_ignore_ascii_case(raw))
         {
             continue;
@@ -276,6 +285,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ()> {
         close,
         chunked,
         length: content_length,
+        both_framings,
     }))
 }
 
@@ -589,6 +599,30 @@ mod tests {
             framing_of(get(), "HTTP/1.1 304 Not Modified\r\n\r\n"),
             l(0)
         ));
+    }
+
+    #[test]
+    fn a_length_beside_transfer_encoding_is_dropped_and_ends_reuse() {
+        let head = head_of(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\nX-Keep: 1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(head.both_framings);
+        assert_eq!(head.headers.get("content-length"), None);
+        assert_eq!(head.headers.get("transfer-encoding"), None);
+        assert_eq!(
+            head.headers.get("x-keep").map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let plain = head_of("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!plain.both_framings);
+        assert_eq!(
+            plain.headers.get("content-length").map(|v| v.as_bytes()),
+            Some(&b"3"[..])
+        );
     }
 
     #[test]

@@ -341,6 +341,31 @@ pub struct RequestObjectRequest {
     pub expires_in: String,
 }
 
+/// PingOne's transaction example (env-1, app-1, region na, signed with `secret`): the tests'
+/// starting point.
+#[cfg(test)]
+pub(crate) fn transaction_request(secret: &str) -> RequestObjectRequest {
+    RequestObjectRequest {
+        env: "env-1".into(),
+        region: "na".into(),
+        client_id: "app-1".into(),
+        signing: SigningMethod::Secret,
+        secret: secret.into(),
+        key: String::new(),
+        alg: String::new(),
+        template: "transaction".into(),
+        variant: String::new(),
+        variables: vec![
+            ("sum".into(), "1,000,000".into()),
+            ("recipient".into(), "Charlie Parker".into()),
+        ],
+        client_context: vec![("alert.color".into(), "red".into())],
+        remote_ip: String::new(),
+        sub: String::new(),
+        expires_in: "300".into(),
+    }
+}
+
 /// Rows as a JSON object, typed like `--var`; empty rows are skipped.
 fn rows(rows: &[(String, String)], field: &'static str) -> Result<Map<String, Value>, Problem> {
     let mut out = Map::new();
@@ -516,24 +541,14 @@ mod tests {
     #[test]
     fn request_object_rows_are_typed_and_checked() {
         let req = RequestObjectRequest {
-            env: "env-1".into(),
             region: "eu".into(),
-            client_id: "app-1".into(),
-            signing: SigningMethod::Secret,
-            secret: SECRET.into(),
-            key: String::new(),
-            alg: String::new(),
-            template: "transaction".into(),
-            variant: String::new(),
             variables: vec![
                 ("sum".into(), "1,000,000".into()),
                 ("count".into(), "3".into()),
                 (String::new(), String::new()),
             ],
-            client_context: vec![("alert.color".into(), "red".into())],
             remote_ip: "192.0.2.7".into(),
-            sub: String::new(),
-            expires_in: "300".into(),
+            ..transaction_request(SECRET)
         };
         let v = request_object(&req, NOW).unwrap();
         assert_eq!(
@@ -590,20 +605,15 @@ mod tests {
         let pem = include_str!("../../tests/fixtures/jwtgen/rsa-2048-pkcs8.pem");
         let key = Key::parse(pem.as_bytes()).unwrap();
         let req = RequestObjectRequest {
-            env: "env-1".into(),
-            region: "na".into(),
-            client_id: "app-1".into(),
             signing: SigningMethod::Key,
-            secret: String::new(),
             key: pem.into(),
             alg: "RS384".into(),
             template: String::new(),
-            variant: String::new(),
             variables: Vec::new(),
             client_context: Vec::new(),
-            remote_ip: String::new(),
             sub: "charlie".into(),
             expires_in: "0".into(),
+            ..transaction_request("")
         };
         let v = request_object(&req, NOW).unwrap();
         assert_eq!(v["header"]["alg"], "RS384");

@@ -185,23 +185,8 @@ mod tests {
 
     fn ro() -> RequestObjectRequest {
         RequestObjectRequest {
-            env: "env-1".into(),
-            region: "na".into(),
-            client_id: "app-1".into(),
-            signing: SigningMethod::Secret,
-            secret: "never printed".into(),
-            key: String::new(),
-            alg: String::new(),
-            template: "transaction".into(),
-            variant: String::new(),
-            variables: vec![
-                ("sum".into(), "1,000,000".into()),
-                ("recipient".into(), "Charlie Parker".into()),
-            ],
-            client_context: vec![("alert.color".into(), "red".into())],
-            remote_ip: String::new(),
             sub: "-x".into(),
-            expires_in: "300".into(),
+            ..crate::ui::api::transaction_request("never printed")
         }
     }
 

@@ -74,9 +74,10 @@ pub fn run(a: &AuthzArgs) -> Outcome {
             .clone()
             .unwrap_or_else(|| derived_base_url(addr));
         let server = Authz::new(config, &base_url, clock()).map_err(|e| anyhow!("{e}"))?;
+        let shutdown = crate::serve::shutdown()?;
         crate::serve::announce(&format!("signet authz listening on http://{addr}"))?;
         server
-            .serve_with(listener, crate::ui::router(), crate::serve::shutdown())
+            .serve_with(listener, crate::ui::router(), shutdown)
             .await
             .map_err(|e| Failure::Usage(anyhow!("the server stopped: {e}")))
     })

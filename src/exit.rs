@@ -44,7 +44,7 @@ pub fn report(outcome: Outcome) -> ExitCode {
 }
 
 /// "outer: inner: root" on one line.
-fn chain(e: &anyhow::Error) -> String {
+pub fn chain(e: &anyhow::Error) -> String {
     e.chain()
         .map(ToString::to_string)
         .collect::<Vec<_>>()

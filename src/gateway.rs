@@ -210,21 +210,17 @@ async fn serve(
     (routes, jwks_url): (Routes, Option<String>),
     keyset: Keyset,
 ) -> anyhow::Result<()> {
+    // Signal handlers first, so a signal after the "listening" line always stops gracefully.
+    let signal = crate::serve::shutdown()?;
     let mut listeners = Vec::new();
     if let Some(addr) = http {
-        let tcp = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let local = tcp.local_addr().context("listener address")?;
-        println!("signet gateway listening on http://{local}");
+        let (tcp, local) = crate::serve::bind(addr.as_str()).await?;
+        crate::serve::announce(&format!("signet gateway listening on http://{local}"))?;
         listeners.push(Listener { tcp, tls: None });
     }
     if let Some((addr, acceptor)) = tls {
-        let tcp = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let local = tcp.local_addr().context("listener address")?;
-        println!("signet gateway listening on https://{local}");
+        let (tcp, local) = crate::serve::bind(addr.as_str()).await?;
+        crate::serve::announce(&format!("signet gateway listening on https://{local}"))?;
         listeners.push(Listener {
             tcp,
             tls: Some(acceptor),
@@ -300,13 +296,8 @@ async fn serve(
         }
     });
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("SIGTERM handler")?;
     let shutdown = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        signal.await;
         eprintln!("signet gateway: shutting down");
     };
     ::gateway::proxy::serve(gateway, listeners, shutdown, SHUTDOWN_GRACE).await;

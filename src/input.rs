@@ -130,12 +130,17 @@ pub fn token(arg: Option<&str>) -> Result<String> {
         }
         Some(t) => t.to_owned(),
     };
-    let t = raw.trim();
-    let t = t.strip_prefix("Bearer ").unwrap_or(t).trim();
+    let t = bare_token(&raw);
     if t.is_empty() {
         bail!("no token given (pass it as an argument or on standard input)");
     }
     Ok(t.to_owned())
+}
+
+/// A pasted token without surrounding whitespace or a `Bearer ` prefix (may be empty).
+pub fn bare_token(raw: &str) -> &str {
+    let t = raw.trim();
+    t.strip_prefix("Bearer ").unwrap_or(t).trim()
 }
 
 /// A JSON object from `JSON`, `@file` or `-` (stdin), strictly parsed.

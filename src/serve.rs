@@ -1,11 +1,13 @@
 //! What `signet authz` and `signet ui` share: the runtime, binding, the "listening" line the
 //! tests and scripts wait for, and the shutdown signals.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, ToSocketAddrs};
 
 /// The multi-thread runtime the servers run on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -16,10 +18,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Binds `listen`; returns the listener and the address it got (port 0 picks a free one).
-pub async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+pub async fn bind(listen: impl ToSocketAddrs + Display) -> Result<(TcpListener, SocketAddr)> {
+    let label = listen.to_string();
     let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {label}"))?;
     let addr = listener
         .local_addr()
         .context("cannot read the bound address")?;
@@ -34,26 +37,17 @@ pub fn announce(line: &str) -> Result<()> {
         .context("cannot write to standard output")
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed by this call, so
+/// call it before announcing the server: a signal that arrives after the announcement is never
+/// left to the default action (which would end the process without a graceful stop).
+pub fn shutdown() -> Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
 }

@@ -10,7 +10,7 @@ use jose::{Key, KeySet, Validation, Verifier};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::exit::Failure;
+use crate::exit::{chain, Failure};
 use crate::login_hint::{self, Made};
 use crate::request_object::{self, RequestObjectArgs, Signing};
 use crate::ui::command;
@@ -78,11 +78,7 @@ fn problem(f: Failure) -> Problem {
     let e = match f {
         Failure::Invalid(e) | Failure::Usage(e) => e,
     };
-    let message = e
-        .chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
+    let message = chain(&e);
     let field = field_of(&message);
     Problem {
         status: 400,
@@ -92,8 +88,7 @@ fn problem(f: Failure) -> Problem {
 }
 
 fn token_field(token: &str) -> Result<&str, Problem> {
-    let t = token.trim();
-    let t = t.strip_prefix("Bearer ").unwrap_or(t).trim();
+    let t = crate::input::bare_token(token);
     if t.is_empty() {
         return Err(Problem::field("token", "paste a token"));
     }
@@ -183,29 +178,23 @@ pub fn verification_keys(req: &VerifyRequest) -> Result<KeySet, Problem> {
     }
 }
 
-fn chain(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
 /// Checks the signature with `keys`, then the claims at `now` (exp, nbf with the default
 /// leeway, `aud` if asked). The answer says which of the two failed and why; a request the
 /// checks cannot even start on (not a token) is a problem with the token field.
 pub fn verify(req: &VerifyRequest, keys: KeySet, now: i64) -> Result<Value, Problem> {
     let token = token_field(&req.token)?;
-    jose::jws::decode(token).map_err(|e| Problem::field("token", e.to_string()))?;
     let single = (keys.keys().len() == 1)
         .then(|| keys.keys().first().cloned())
         .flatten();
     let verified = match Verifier::new(keys).verify(token) {
         Ok(v) => v,
         Err(e) => {
+            // A token that does not even parse is a problem with the field, not a verdict.
+            jose::jws::decode(token).map_err(|e| Problem::field("token", e.to_string()))?;
             return Ok(json!({
                 "valid": false,
                 "signature": { "valid": false, "message": e.to_string() },
-            }))
+            }));
         }
     };
     let mut signature = Map::new();
@@ -367,23 +356,27 @@ pub(crate) fn transaction_request(secret: &str) -> RequestObjectRequest {
 }
 
 /// Rows as a JSON object, typed like `--var`; empty rows are skipped.
+/// The rows that are not blank, numbered from 1 as the page shows them, keys trimmed.
+pub(crate) fn filled_rows(rows: &[(String, String)]) -> impl Iterator<Item = (usize, &str, &str)> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, (k, v))| (i + 1, k.trim(), v.as_str()))
+        .filter(|(_, k, v)| !(k.is_empty() && v.trim().is_empty()))
+}
+
 fn rows(rows: &[(String, String)], field: &'static str) -> Result<Map<String, Value>, Problem> {
     let mut out = Map::new();
-    for (i, (k, v)) in rows.iter().enumerate() {
-        let k = k.trim();
-        if k.is_empty() && v.trim().is_empty() {
-            continue;
-        }
+    for (row, k, v) in filled_rows(rows) {
         if k.is_empty() {
             return Err(Problem::field(
                 field,
-                format!("row {}: the name is empty", i + 1),
+                format!("row {row}: the name is empty"),
             ));
         }
         if out.contains_key(k) {
             return Err(Problem::field(
                 field,
-                format!("row {}: \"{k}\" is already set in an earlier row", i + 1),
+                format!("row {row}: \"{k}\" is already set in an earlier row"),
             ));
         }
         out.insert(k.to_owned(), crate::input::json_or_string(v));
@@ -457,7 +450,7 @@ pub fn request_object(req: &RequestObjectRequest, now: i64) -> Result<Value, Pro
         }
         SigningMethod::Unsigned => Signing::Unsigned,
     };
-    if signing_is_unsigned(&signing) && optional(&req.alg).is_some() {
+    if req.signing == SigningMethod::Unsigned && optional(&req.alg).is_some() {
         return Err(Problem::field(
             "alg",
             "an unsigned request object has no algorithm",
@@ -465,10 +458,6 @@ pub fn request_object(req: &RequestObjectRequest, now: i64) -> Result<Value, Pro
     }
     let made = request_object::make(&args, &signing, now).map_err(problem)?;
     Ok(made_view(&made, command::request_object(req)))
-}
-
-fn signing_is_unsigned(s: &Signing) -> bool {
-    matches!(s, Signing::Unsigned)
 }
 
 #[cfg(test)]

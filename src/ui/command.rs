@@ -82,11 +82,10 @@ pub fn login_hint(r: &LoginHintRequest) -> Command {
     }
 }
 
-/// Non-empty rows, keys trimmed, as the API reads them.
+/// The rows the API reads (blank ones skipped, keys trimmed).
 fn rows(rows: &[(String, String)]) -> Vec<(&str, &str)> {
-    rows.iter()
-        .map(|(k, v)| (k.trim(), v.as_str()))
-        .filter(|(k, v)| !(k.is_empty() && v.trim().is_empty()))
+    crate::ui::api::filled_rows(rows)
+        .map(|(_, k, v)| (k, v))
         .collect()
 }
 

@@ -319,6 +319,7 @@ pub fn run(a: &UiArgs) -> Outcome {
         if !addr.ip().is_loopback() {
             eprintln!("signet: warning: --listen {addr}: the tools take client secrets; anyone who can reach this address can use them (prefer 127.0.0.1)");
         }
+        let shutdown = crate::serve::shutdown()?;
         crate::serve::announce(&format!("signet ui listening on http://{addr}/"))?;
         let app = router().fallback(|| async {
             problem_response(&Problem {
@@ -329,7 +330,7 @@ pub fn run(a: &UiArgs) -> Outcome {
             })
         });
         axum::serve(listener, app)
-            .with_graceful_shutdown(crate::serve::shutdown())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| anyhow!("the server stopped: {e}").into())
     })

@@ -319,6 +319,37 @@ fn usage_errors_exit_2() {
     assert!(r.stderr.contains("alg \"none\""), "{}", r.stderr);
 }
 
+/// The attack: a trusted "Ed25519 key" that is the identity point verifies the fixed signature
+/// R = identity, S = 0 over any claims. The key is refused at load (exit 2), alone or in a set.
+#[test]
+fn degenerate_ed25519_keys_are_refused_not_trusted() {
+    let dir = TempDir::new();
+    let identity =
+        r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+    let key = dir.write("identity.jwk", identity);
+    let set = dir.write("set.json", format!(r#"{{"keys":[{identity}]}}"#));
+    // {"alg":"EdDSA"} . {"sub":"admin","role":"root"} . (01 00…00 || 00…00)
+    let mut signature = [0u8; 64];
+    signature[0] = 1;
+    let token = format!(
+        "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJyb290In0.{}",
+        jose::b64::encode(signature)
+    );
+    let r = signet(&["verify", &token, "--key", &key]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Ed25519 public key is a point of small order"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "no claims are printed: {}", r.stdout);
+    let r = signet(&["verify", &token, "--jwks", &set]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.is_empty(), "no claims are printed: {}", r.stdout);
+    assert!(r.stderr.contains("small order"), "{}", r.stderr);
+}
+
 #[test]
 fn secrets_from_file_and_env_and_short_secret_warning() {
     let dir = TempDir::new();

@@ -27,7 +27,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde::{Deserialize, Serialize};
 
 use jose::jws::Signer;
-use jose::{Algorithm, Key, Validation, Verifier};
+use jose::{Algorithm, Key, KeySet, Validation, Verifier};
 
 const AUD: &str = "https://api.example.com";
 
@@ -297,7 +297,35 @@ fn bench_case(c: &mut Criterion, alg: Algorithm) {
     g.finish();
 }
 
+/// A JWK Set of `n` kid-only members, the shape of the quadratic-parse attack (each member is
+/// skipped as unusable, so the time is the set's own bookkeeping).
+fn kid_only_set(n: usize) -> Vec<u8> {
+    let members: Vec<String> = (0..n).map(|i| format!("{{\"kid\":\"k{i}\"}}")).collect();
+    format!("{{\"keys\":[{}]}}", members.join(",")).into_bytes()
+}
+
+/// JWK Set parsing at 1k, 10k and 100k members (the cap raised): linear if the time per member
+/// stays flat. The floor is serde_json parsing the same bytes into a `Value`.
+fn bench_jwks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("jwks_parse");
+    g.sample_size(10);
+    for n in [1_000usize, 10_000, 100_000] {
+        let bytes = kid_only_set(n);
+        let (_, skipped) = KeySet::from_jwks_json_with_limit(&bytes, n).unwrap();
+        assert_eq!(skipped.len(), n);
+        g.throughput(criterion::Throughput::Elements(n as u64));
+        g.bench_function(format!("{n}/signet"), |b| {
+            b.iter(|| KeySet::from_jwks_json_with_limit(black_box(&bytes), n).unwrap())
+        });
+        g.bench_function(format!("{n}/serde_json"), |b| {
+            b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&bytes)).unwrap())
+        });
+    }
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    bench_jwks(c);
     for alg in [
         Algorithm::HS256,
         Algorithm::ES256,

@@ -105,6 +105,10 @@ pub enum Error {
     DuplicateKid(String),
     #[error("JWK Set mixes public keys with private or secret keys")]
     MixedKeySet,
+    #[error("JWK Set has {found} keys; at most {max} are accepted")]
+    TooManyKeys { found: usize, max: usize },
+    #[error("Ed25519 public key is {0}: it would verify forged signatures")]
+    WeakEd25519Key(&'static str),
 
     // --- claims ---
     #[error("payload is not a JWT claims set: {0}")]
@@ -140,6 +144,8 @@ impl Error {
                 | Error::PublicKeyCannotSign
                 | Error::DuplicateKid(_)
                 | Error::MixedKeySet
+                | Error::TooManyKeys { .. }
+                | Error::WeakEd25519Key(_)
                 | Error::SigningFailed(_)
         )
     }

@@ -492,8 +492,11 @@ impl Key {
     }
 
     fn ed_public(public: &[u8]) -> Result<Key, Error> {
-        if public.len() != 32 {
+        let Ok(encoded) = <&[u8; 32]>::try_from(public) else {
             return Err(Error::Key("Ed25519 public key must be 32 bytes".into()));
+        };
+        if let Some(reason) = crate::ed25519::weakness(encoded) {
+            return Err(Error::WeakEd25519Key(reason));
         }
         let verifier = ParsedPublicKey::new(&signature::ED25519, public)
             .map_err(|e| rejected("Ed25519 public key", e))?;

@@ -1,9 +1,15 @@
 //! Sets of verification keys: a JWK Set (RFC 7517 §5) or keys the caller gathered.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Part};
 use crate::key::Key;
+
+/// The most members a JWK Set may have by default. Real sets have a handful (two or three
+/// during a rotation); the cap bounds the work a hostile or broken set can cause (our choice).
+pub const MAX_KEYS: usize = 1000;
 
 /// Keys a verifier may use; `kid` only selects among them.
 #[derive(Clone, Debug, Default)]
@@ -25,21 +31,45 @@ impl KeySet {
     }
 
     /// Parses a JWK Set document. The whole set is refused when two keys share a `kid` or when
-    /// public keys are mixed with secret or private ones (both make key choice ambiguous).
-    /// Individual keys that Signet cannot use for signatures (an encryption key, an unknown
-    /// `kty`) are skipped, as RFC 7517 §5 asks, and reported in `skipped`.
+    /// public keys are mixed with secret or private ones (both make key choice ambiguous), and
+    /// when it has more than [`MAX_KEYS`] members. Individual keys that Signet cannot use for
+    /// signatures (an encryption key, an unknown `kty`) are skipped, as RFC 7517 §5 asks, and
+    /// reported in `skipped`. Time is linear in the size of the document.
     pub fn from_jwks_json(bytes: &[u8]) -> Result<(KeySet, Vec<String>), Error> {
-        let doc = crate::json::parse_object(bytes, Part::Payload)
-            .map_err(|e| Error::Key(format!("JWK Set: {e}")))?;
-        KeySet::from_jwks(&doc)
+        KeySet::from_jwks_json_with_limit(bytes, MAX_KEYS)
     }
 
+    /// [`KeySet::from_jwks_json`] with another limit on the number of members.
+    pub fn from_jwks_json_with_limit(
+        bytes: &[u8],
+        max_keys: usize,
+    ) -> Result<(KeySet, Vec<String>), Error> {
+        let doc = crate::json::parse_object(bytes, Part::Payload)
+            .map_err(|e| Error::Key(format!("JWK Set: {e}")))?;
+        KeySet::from_jwks_with_limit(&doc, max_keys)
+    }
+
+    /// [`KeySet::from_jwks_json`] for a parsed document.
     pub fn from_jwks(doc: &Map<String, Value>) -> Result<(KeySet, Vec<String>), Error> {
+        KeySet::from_jwks_with_limit(doc, MAX_KEYS)
+    }
+
+    /// [`KeySet::from_jwks`] with another limit on the number of members.
+    pub fn from_jwks_with_limit(
+        doc: &Map<String, Value>,
+        max_keys: usize,
+    ) -> Result<(KeySet, Vec<String>), Error> {
         let keys = doc
             .get("keys")
             .and_then(Value::as_array)
             .ok_or_else(|| Error::Key("JWK Set has no \"keys\" array".into()))?;
-        let mut kids: Vec<&str> = Vec::new();
+        if keys.len() > max_keys {
+            return Err(Error::TooManyKeys {
+                found: keys.len(),
+                max: max_keys,
+            });
+        }
+        let mut kids: HashSet<&str> = HashSet::with_capacity(keys.len());
         let mut secret = 0usize;
         let mut public = 0usize;
         for k in keys {
@@ -47,10 +77,9 @@ impl KeySet {
                 .as_object()
                 .ok_or_else(|| Error::Key("JWK Set member is not an object".into()))?;
             if let Some(kid) = obj.get("kid").and_then(Value::as_str) {
-                if kids.contains(&kid) {
+                if !kids.insert(kid) {
                     return Err(Error::DuplicateKid(kid.to_owned()));
                 }
-                kids.push(kid);
             }
             if obj.get("kty").and_then(Value::as_str) == Some("oct") || obj.contains_key("d") {
                 secret += 1;

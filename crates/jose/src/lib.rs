@@ -7,6 +7,7 @@
 pub mod alg;
 pub mod b64;
 mod der;
+mod ed25519;
 pub mod error;
 pub mod json;
 pub mod jws;

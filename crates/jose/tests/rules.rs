@@ -1402,6 +1402,130 @@ fn rsa_1024_private_key_is_refused_at_load() {
     );
 }
 
+/// The x of small-order and non-canonical Ed25519 public keys (base64url), with the reason.
+const WEAK_ED25519: [(&str, &str); 5] = [
+    // The identity point (order 1): x = 0, y = 1.
+    (
+        "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "a point of small order",
+    ),
+    // The point of order 2 (y = p - 1).
+    (
+        "7P_______________________________________38",
+        "a point of small order",
+    ),
+    // A point of order 4 (y = 0).
+    (
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "a point of small order",
+    ),
+    // A point of order 8.
+    (
+        "JuiVj8KyJ7BFw_SJ8u-Y8NXfrAXTxjM5sTgCiG1T_AU",
+        "a point of small order",
+    ),
+    // y = p + 1: the identity again, written non-canonically.
+    (
+        "7v_______________________________________38",
+        "not canonically encoded (y is not below 2^255 - 19)",
+    ),
+];
+
+#[test]
+fn ed25519_small_order_and_non_canonical_public_keys_are_refused_at_load() {
+    // Under such a key a fixed signature verifies any message (`ed25519::tests` in the crate
+    // shows aws-lc-rs accepting R = identity, S = 0), so the key itself must be refused.
+    for (x, reason) in WEAK_ED25519 {
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x});
+        let expected = Error::WeakEd25519Key(reason);
+        assert_eq!(
+            Key::from_jwk(jwk.as_object().unwrap()).unwrap_err(),
+            expected,
+            "{x}"
+        );
+        // SPKI (PEM and DER) too: 302a300506032b6570032100 || x.
+        let mut spki = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        spki.extend(b64::decode(x.as_bytes()).unwrap());
+        assert_eq!(Key::parse(&spki).unwrap_err(), expected, "{x} as DER");
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            STANDARD.encode(&spki)
+        );
+        assert_eq!(Key::from_pem(&pem).unwrap_err(), expected, "{x} as PEM");
+        // In a JWK Set the key is skipped with the reason; nothing is left to trust.
+        let (set, skipped) =
+            KeySet::from_jwks(json!({"keys": [jwk]}).as_object().unwrap()).unwrap();
+        assert!(set.is_empty());
+        assert_eq!(skipped, [format!("key 0 ((no kid)): {expected}")]);
+    }
+    assert_eq!(
+        Error::WeakEd25519Key("a point of small order").to_string(),
+        "Ed25519 public key is a point of small order: it would verify forged signatures"
+    );
+}
+
+#[test]
+fn rsa_public_exponent_one_or_even_is_refused_at_load() {
+    // With e = 1 the "signature" of a message is its padded encoding: anyone can forge one.
+    let real = rsa().public_jwk();
+    for e in ["AQ", "Ag", "AAE", "AAAAAQ"] {
+        let mut jwk = real.clone();
+        jwk.insert("e".into(), e.into());
+        jwk.remove("kid");
+        let err = Key::from_jwk(&jwk).unwrap_err();
+        assert!(
+            matches!(&err, Error::Key(m) if m.starts_with("RSA public exponent must be odd, greater than 1")),
+            "e = {e}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn jwk_set_parsing_is_linear_and_capped() {
+    // Duplicate kids are still found, wherever they are.
+    let mut keys: Vec<Value> = (0..jose::keyset::MAX_KEYS - 1)
+        .map(|i| json!({"kid": format!("k{i}"), "kty": "unknown"}))
+        .collect();
+    keys.push(json!({"kid": "k7", "kty": "unknown"}));
+    let doc = json!({ "keys": keys });
+    assert_eq!(
+        KeySet::from_jwks(doc.as_object().unwrap()).unwrap_err(),
+        Error::DuplicateKid("k7".into())
+    );
+    // One member over the cap is refused before any key is read.
+    let over: Vec<Value> = (0..=jose::keyset::MAX_KEYS)
+        .map(|i| json!({"kid": format!("k{i}")}))
+        .collect();
+    let err = KeySet::from_jwks_json(json!({ "keys": over }).to_string().as_bytes()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::TooManyKeys {
+            found: jose::keyset::MAX_KEYS + 1,
+            max: jose::keyset::MAX_KEYS
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "JWK Set has 1001 keys; at most 1000 are accepted"
+    );
+    // The attack's 1 MiB set of 66k kid-only members: refused, not parsed key by key. With the
+    // cap raised, 100k distinct kids still parse (linear; timed in BENCHMARKS.md, not here).
+    let many: String = (0..100_000)
+        .map(|i| format!("{{\"kid\":\"{i}\"}}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let many = format!("{{\"keys\":[{many}]}}");
+    assert!(matches!(
+        KeySet::from_jwks_json(many.as_bytes()),
+        Err(Error::TooManyKeys { found: 100_000, .. })
+    ));
+    let (set, skipped) = KeySet::from_jwks_json_with_limit(many.as_bytes(), 100_000).unwrap();
+    assert!(set.is_empty());
+    assert_eq!(skipped.len(), 100_000);
+}
+
 // =====================================================================================
 // Rule: claims.
 // =====================================================================================

@@ -206,7 +206,7 @@ pub fn run(a: &GatewayArgs) -> Outcome {
 async fn serve(
     path: PathBuf,
     http: Option<String>,
-    tls: Option<(String, ::gateway::tls::Acceptor)>,
+    tls: Option<(String, ::gateway::tls::Https)>,
     (routes, jwks_url): (Routes, Option<String>),
     keyset: Keyset,
 ) -> anyhow::Result<()> {
@@ -218,12 +218,12 @@ async fn serve(
         crate::serve::announce(&format!("signet gateway listening on http://{local}"))?;
         listeners.push(Listener { tcp, tls: None });
     }
-    if let Some((addr, acceptor)) = tls {
+    if let Some((addr, https)) = tls {
         let (tcp, local) = crate::serve::bind(addr.as_str()).await?;
         crate::serve::announce(&format!("signet gateway listening on https://{local}"))?;
         listeners.push(Listener {
             tcp,
-            tls: Some(acceptor),
+            tls: Some(https),
         });
     }
     let gateway =

@@ -41,8 +41,12 @@ pub struct Connection {
 /// What went wrong with the exchange, and whether the request may be sent again elsewhere.
 #[derive(Debug)]
 pub enum ExchangeError {
+    /// The request head could not be written whole: the backend cannot have received the
+    /// request, so it may be sent again whatever its method.
+    NotSent,
     /// Nothing of a response arrived: the connection was closed or reset (a pooled connection
-    /// the backend had closed). The backend produced no response to this request.
+    /// the backend had closed). The backend may have received and acted on the request, so
+    /// only an idempotent one may be sent again (RFC 9110 §9.2.2).
     NoResponse,
     /// The response was malformed or cut short.
     Broken,
@@ -96,7 +100,7 @@ impl Connection {
         head: &[u8],
     ) -> Result<Response<ResponseBody>, ExchangeError> {
         if self.stream.write_all(head).await.is_err() {
-            return Err(ExchangeError::NoResponse);
+            return Err(ExchangeError::NotSent);
         }
         loop {
             let parsed = match parse_head(&mut self.buf) {
@@ -120,7 +124,11 @@ impl Connection {
                 }
                 continue;
             }
-            let keep_alive = head.version == Version::HTTP_11 && !head.close && !head.both_framings;
+            if head.both_framings {
+                // RFC 9112 §6.3: a smuggling or splitting sign, "ought to be handled as an error".
+                return Err(ExchangeError::Broken);
+            }
+            let keep_alive = head.version == Version::HTTP_11 && !head.close;
             let Some(framing) = framing(method, &head) else {
                 return Err(ExchangeError::Broken);
             };

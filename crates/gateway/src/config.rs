@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use jose::Algorithm;
 use serde::Deserialize;
 
+use crate::http::path::{EmptySegments, PathParameters, PathRules};
 use crate::identity_mapping::{self, MappingError};
 use crate::keyset;
 
@@ -22,6 +23,8 @@ use crate::keyset;
 pub struct Config {
     #[serde(default)]
     pub listen: Listen,
+    #[serde(default)]
+    pub http: Http,
     #[serde(default)]
     pub auth_token: AuthToken,
     pub api_session: Option<ApiSession>,
@@ -45,6 +48,30 @@ pub struct Listen {
     pub tls_key: Option<String>,
     /// CA certificates for client certificates; set, the gateway requests one over https.
     pub client_ca: Option<String>,
+}
+
+/// `[http]`: how strictly requests are read (our names; PingAccess has no such section).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// `//` in a path: `reject` (400, the default), `merge`, or `keep` (routed as if merged).
+    pub empty_path_segments: EmptySegments,
+    /// `;` in a path: `reject` (400, the default) or `keep` (routed as if removed).
+    pub path_parameters: PathParameters,
+    /// Client header fields whose names hold `_` are dropped unless this is true (as nginx's
+    /// `underscores_in_headers`). Even then a name that reads as a protected one with `_` as
+    /// `-` (`X_Forwarded_For`, `Transfer_Encoding`, the mapped header) is dropped.
+    pub underscores_in_headers: bool,
+}
+
+impl Http {
+    /// The path rules of [`crate::http::path`].
+    pub fn path_rules(&self) -> PathRules {
+        PathRules {
+            empty_segments: self.empty_path_segments,
+            parameters: self.path_parameters,
+        }
+    }
 }
 
 /// `[auth_token]`: PingAccess's Auth Token Management.
@@ -206,6 +233,11 @@ pub struct Application {
     pub backend: String,
     pub session: Session,
     pub identity_mapping: Option<String>,
+    /// Whether `context_root` matches only in the same case (PingAccess's "Case Sensitive
+    /// Path"). Default false: `/Admin/x` is routed to `/admin`, so a backend that ignores case
+    /// cannot be reached past the application's session.
+    #[serde(default)]
+    pub case_sensitive_path: bool,
     /// How long the backend may take to accept a connection and send its response headers
     /// (seconds; default 30). Past it the client gets a JSON 504.
     #[serde(default = "default_timeout_seconds")]
@@ -392,6 +424,8 @@ pub enum ProblemKind {
     ContextRootNotAbsolute { value: String },
     #[error("context_root \"{value}\" is reserved for the gateway's own endpoints (/pa/…)")]
     ContextRootReserved { value: String },
+    #[error("context_root \"{value}\" is not a canonical path ({reason}); write it as requests are routed")]
+    ContextRootNotCanonical { value: String, reason: String },
     #[error("context_root \"{value}\" is also the context root of application \"{other}\"")]
     DuplicateContextRoot { value: String, other: String },
     #[error("session = \"{session}\" needs a [{section}] section")]
@@ -867,7 +901,7 @@ fn check_identity_mapping(config: &Config, mapping: &IdentityMapping, problems: 
 
 fn check_applications(config: &Config, problems: &mut Problems) {
     // Context roots compare without a trailing '/': "/orders" and "/orders/" are one route.
-    let mut roots: HashMap<&str, &str> = HashMap::new();
+    let mut roots: HashMap<String, (&str, &str, bool)> = HashMap::new();
     for app in &config.applications {
         let section = Section::Application(app.name.clone());
         let root = app.context_root.as_str();
@@ -878,7 +912,11 @@ fn check_applications(config: &Config, problems: &mut Problems) {
                     value: root.to_owned(),
                 },
             );
-        } else if root == "/pa" || root.starts_with("/pa/") {
+        } else if root.eq_ignore_ascii_case("/pa")
+            || root
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("/pa/"))
+        {
             problems.add(
                 &section,
                 ProblemKind::ContextRootReserved {
@@ -886,20 +924,52 @@ fn check_applications(config: &Config, problems: &mut Problems) {
                 },
             );
         }
+        if root.starts_with('/') {
+            let canonical = crate::http::path::canonicalize(root, &PathRules::default());
+            let reason = match &canonical {
+                Err(e) => Some(e.to_string()),
+                Ok(c) if c.forward != root => Some(format!("it reads as \"{}\"", c.forward)),
+                Ok(_) => None,
+            };
+            if let Some(reason) = reason {
+                problems.add(
+                    &section,
+                    ProblemKind::ContextRootNotCanonical {
+                        value: root.to_owned(),
+                        reason,
+                    },
+                );
+            }
+        }
         let normalized = match root.trim_end_matches('/') {
-            "" => "/",
-            trimmed => trimmed,
+            "" => "/".to_owned(),
+            trimmed => trimmed.to_ascii_lowercase(),
         };
-        match roots.get(normalized) {
-            Some(other) => problems.add(
-                &section,
-                ProblemKind::DuplicateContextRoot {
-                    value: root.to_owned(),
-                    other: (*other).to_owned(),
-                },
-            ),
+        // Roots that differ only in case collide unless both applications are case-sensitive.
+        match roots.get(normalized.as_str()) {
+            Some((other, other_root, other_cs))
+                if !(app.case_sensitive_path
+                    && *other_cs
+                    && *other_root != root.trim_end_matches('/')) =>
+            {
+                problems.add(
+                    &section,
+                    ProblemKind::DuplicateContextRoot {
+                        value: root.to_owned(),
+                        other: (*other).to_owned(),
+                    },
+                )
+            }
+            Some(_) => {}
             None => {
-                roots.insert(normalized, &app.name);
+                roots.insert(
+                    normalized,
+                    (
+                        &app.name,
+                        root.trim_end_matches('/'),
+                        app.case_sensitive_path,
+                    ),
+                );
             }
         }
         if let Err(kind) = http_url("backend", &app.backend) {

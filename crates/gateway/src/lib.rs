@@ -2,6 +2,7 @@
 //!
 //! The domain logic is plain functions over data, shared by every request thread of the proxy:
 //! - [`config`]: the TOML configuration and `check`, which reports every problem at once;
+//! - [`http`]: the canonical request path and the screening of the client's header fields;
 //! - [`identity_mapping`]: session attributes → backend JWT claims (inclusion/exclusion lists,
 //!   dot notation);
 //! - [`token`]: registered claims, the client-certificate chain claim, signing;
@@ -20,6 +21,7 @@ pub mod coarse;
 
 pub mod cache;
 pub mod config;
+pub mod http;
 // The file keeps the short name; the module is named for what it does (`identity_mapping::apply`).
 #[path = "mapping.rs"]
 pub mod identity_mapping;

@@ -26,7 +26,7 @@ pub const MAX_IDLE: usize = 256;
 /// Connecting to a backend gives up after this long (the application's timeout may be shorter).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Sender = SendRequest<Incoming>;
+type Sender = SendRequest<ClientBody>;
 /// Per backend authority, its idle connections and since when each is idle.
 type Idle<C> = Vec<(String, Vec<(C, Instant)>)>;
 
@@ -44,8 +44,21 @@ pub struct Pool {
 pub enum BackendError {
     /// The backend could not be reached (refused, unresolvable, connect timeout).
     Connect,
-    /// The backend closed or reset the connection, or answered something that is not HTTP.
+    /// The backend closed or reset the connection before answering.
     Closed,
+    /// The backend's response was malformed, cut short, framed two ways (`Content-Length` and
+    /// `Transfer-Encoding`), or a protocol switch the gateway does not relay.
+    Invalid,
+    /// The client's request body was malformed or cut short (a `400`, not the backend's fault).
+    ClientBody,
+}
+
+/// RFC 9110 §9.2.2: the methods a request of which may be sent twice.
+pub fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 impl Pool {
@@ -130,9 +143,11 @@ impl Pool {
     }
 
     /// Sends a request without a body (`head` from [`backend::RequestHead`]) on a pooled plain
-    /// connection, or a new one; the exchange runs in the caller's task. A reused connection
-    /// that turns out closed before any response byte is replaced once. The response body
-    /// returns the connection when read to its end.
+    /// connection, or a new one; the exchange runs in the caller's task. When a reused
+    /// connection turns out closed, the request is sent once more on a new one only if the
+    /// backend cannot have received it (the head was not written whole) or its method is
+    /// idempotent: a `POST` the backend read before closing is never sent twice. The response
+    /// body returns the connection when read to its end.
     pub async fn send_without_body(
         self: &Arc<Self>,
         authority: &str,
@@ -154,7 +169,11 @@ impl Pool {
                     });
                     return Ok(response);
                 }
-                Err(ExchangeError::NoResponse) if reused && !retried => retried = true,
+                Err(ExchangeError::NotSent) if reused && !retried => retried = true,
+                Err(ExchangeError::NoResponse) if reused && !retried && idempotent(method) => {
+                    retried = true;
+                }
+                Err(ExchangeError::Broken) => return Err(BackendError::Invalid),
                 Err(_) => return Err(BackendError::Closed),
             }
         }
@@ -178,8 +197,14 @@ impl Pool {
     pub async fn send(
         self: &Arc<Self>,
         authority: &str,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
     ) -> Result<Response<PooledBody>, BackendError> {
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut req = req.map(|inner| ClientBody {
+            inner,
+            failed: failed.clone(),
+        });
+        let client_failed = || failed.load(std::sync::atomic::Ordering::Acquire);
         let mut reused = true;
         loop {
             let mut sender = match self.take(authority) {
@@ -200,15 +225,49 @@ impl Pool {
                     let body = PooledBody::new(body, sender, self.clone(), authority);
                     return Ok(Response::from_parts(parts, body));
                 }
+                Err(_) if client_failed() => return Err(BackendError::ClientBody),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if reused => {
                         req = unsent;
                         reused = false;
                     }
+                    _ if e.error().is_parse() => return Err(BackendError::Invalid),
                     _ => return Err(BackendError::Closed),
                 },
             }
         }
+    }
+}
+
+/// The client's request body on its way to the backend; remembers whether reading it failed
+/// (a malformed chunk size, a body cut short), so that the client gets a `400` and not a `502`.
+pub struct ClientBody {
+    inner: Incoming,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -23,6 +23,8 @@ use crate::backend;
 use crate::cache::{self, CacheKey, JwtCache};
 use crate::coarse::{self, Deadlines};
 use crate::config::{Config, Session};
+use crate::http::headers::{self as fields, forwarded_value};
+use crate::http::path::{self, PathRules};
 use crate::identity_mapping::{self, Mapping};
 use crate::keyset::{Keyset, SigningKey};
 use crate::pool::{BackendError, Pool};
@@ -69,6 +71,8 @@ pub struct Route {
     pub session: Session,
     pub mapping: Option<Arc<MappingRuntime>>,
     pub timeout: Duration,
+    /// `case_sensitive_path`: the context root matches only in the same case.
+    pub case_sensitive: bool,
 }
 
 /// The upstream issuer's verifier for `api` sessions.
@@ -120,6 +124,13 @@ impl ApiVerifier {
 /// Everything a configuration decides; swapped as a whole on reload.
 pub struct Routes {
     pub routes: Vec<Route>,
+    /// `[http]`'s path rules.
+    pub path_rules: PathRules,
+    /// `[http] underscores_in_headers`.
+    pub underscores_in_headers: bool,
+    /// Every identity-mapping header except `Authorization`: a client's copy is dropped on
+    /// every application.
+    pub identity_headers: Vec<HeaderName>,
     pub api: Option<ApiVerifier>,
     pub web: Option<WebRuntime>,
     pub cache: JwtCache,
@@ -214,28 +225,40 @@ impl Routes {
                 session: app.session,
                 mapping,
                 timeout: Duration::from_secs(app.timeout_seconds.max(1)),
+                case_sensitive: app.case_sensitive_path,
             });
+        }
+        let mut identity_headers: Vec<HeaderName> = Vec::new();
+        for m in mappings.values().filter(|m| !m.bearer) {
+            if !identity_headers.contains(&m.header) {
+                identity_headers.push(m.header.clone());
+            }
         }
         Ok(Routes {
             routes,
+            path_rules: config.http.path_rules(),
+            underscores_in_headers: config.http.underscores_in_headers,
+            identity_headers,
             api,
             web,
             cache: JwtCache::new(10_000),
         })
     }
 
-    /// The application whose context root is the longest prefix of `path`.
+    /// The application whose context root is the longest prefix of `path` (a canonical path,
+    /// [`path::canonicalize`]).
     pub fn route(&self, path: &str) -> Option<&Route> {
         self.route_index(path).and_then(|i| self.routes.get(i))
     }
 
-    /// The position in `routes` of [`Routes::route`]'s application.
+    /// The position in `routes` of [`Routes::route`]'s application. Of two roots of the same
+    /// length, a case-sensitive exact match wins over a case-insensitive one.
     pub fn route_index(&self, path: &str) -> Option<usize> {
         self.routes
             .iter()
             .enumerate()
-            .filter(|(_, r)| root_matches(&r.context_root, path))
-            .max_by_key(|(_, r)| r.context_root.trim_end_matches('/').len())
+            .filter(|(_, r)| root_matches(&r.context_root, path, r.case_sensitive))
+            .max_by_key(|(_, r)| (r.context_root.trim_end_matches('/').len(), r.case_sensitive))
             .map(|(i, _)| i)
     }
 }
@@ -253,13 +276,19 @@ pub fn backend_base(
     Some((scheme, uri.authority()?.clone()))
 }
 
-/// Whether `path` is under the context root: equal to it, or continuing with `/`.
-pub fn root_matches(root: &str, path: &str) -> bool {
+/// Whether `path` is under the context root: equal to it, or continuing with `/`; in any ASCII
+/// case unless `case_sensitive`.
+pub fn root_matches(root: &str, path: &str, case_sensitive: bool) -> bool {
     let root = root.trim_end_matches('/');
-    match path.strip_prefix(root) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
-    }
+    let (Some(head), Some(rest)) = (path.get(..root.len()), path.get(root.len()..)) else {
+        return false;
+    };
+    let same = if case_sensitive {
+        head == root
+    } else {
+        head.eq_ignore_ascii_case(root)
+    };
+    same && (rest.is_empty() || rest.starts_with('/'))
 }
 
 const HOP_BY_HOP: [&str; 8] = [
@@ -323,7 +352,8 @@ pub fn ip_value(client: SocketAddr) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
-/// Adds `X-Forwarded-For` (appending the client), `-Proto` and `-Host` (the client's Host).
+/// Adds `X-Forwarded-For` (appending the client), `-Proto` and `-Host` (the client's Host), and
+/// replaces the client's `Forwarded` with ours ([`forwarded_value`]).
 pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, proto: &str) {
     add_forwarded_ip(headers, &ip_value(client), proto);
 }
@@ -362,7 +392,16 @@ pub fn add_forwarded_ip(headers: &mut HeaderMap, ip: &HeaderValue, proto: &str) 
         X_FORWARDED_PROTO,
         HeaderValue::from_static(proto_static(proto)),
     );
-    match headers.get(header::HOST).cloned() {
+    let host = headers.get(header::HOST).cloned();
+    match forwarded_value(ip, proto, host.as_ref()) {
+        Some(value) => {
+            headers.insert(header::FORWARDED, value);
+        }
+        None => {
+            headers.remove(header::FORWARDED);
+        }
+    }
+    match host {
         Some(host) => {
             headers.insert(X_FORWARDED_HOST, host);
         }
@@ -399,6 +438,10 @@ pub fn error_body(code: &str, message: &str) -> Bytes {
 pub struct Metrics {
     shards: Mutex<Vec<Arc<MetricsShard>>>,
     backend_errors: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Requests refused before routing, by reason (rare: a shared lock is fine).
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// Client header fields dropped by [`fields::screen`], by reason.
+    dropped_fields: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// One worker's counters.
@@ -448,6 +491,28 @@ impl Metrics {
         *map.entry((app.to_owned(), kind)).or_default() += 1;
     }
 
+    /// A request refused before routing (`reason` a short label).
+    pub fn refused(&self, reason: &'static str) {
+        let mut map = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        *map.entry(reason).or_default() += 1;
+    }
+
+    /// Client fields dropped by [`fields::screen`].
+    pub fn dropped_fields(&self, dropped: fields::Dropped) {
+        let mut map = self
+            .dropped_fields
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (reason, n) in [
+            ("underscore", dropped.underscore),
+            ("protected", dropped.protected),
+        ] {
+            if n > 0 {
+                *map.entry(reason).or_default() += u64::from(n);
+            }
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self, kid: &str) -> String {
         use std::fmt::Write;
@@ -494,6 +559,36 @@ impl Metrics {
                 out,
                 "signet_gateway_backend_errors_total{{application=\"{}\",kind=\"{kind}\"}} {n}",
                 label(app)
+            );
+        }
+        out.push_str(
+            "# HELP signet_gateway_refused_requests_total Requests refused before routing, by reason.\n",
+        );
+        out.push_str("# TYPE signet_gateway_refused_requests_total counter\n");
+        for (reason, n) in self
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "signet_gateway_refused_requests_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP signet_gateway_dropped_request_fields_total Client header fields dropped, by reason.\n",
+        );
+        out.push_str("# TYPE signet_gateway_dropped_request_fields_total counter\n");
+        for (reason, n) in self
+            .dropped_fields
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "signet_gateway_dropped_request_fields_total{{reason=\"{reason}\"}} {n}"
             );
         }
         out.push_str("# TYPE signet_gateway_jwt_cache_hits_total counter\n");
@@ -1095,18 +1190,36 @@ impl Gateway {
                     ),
                 )
             }
+            Ok(Err(BackendError::ClientBody)) => json_response(
+                StatusCode::BAD_REQUEST,
+                error_body(
+                    "bad_request",
+                    "the request body is malformed or cut short (chunked framing)",
+                ),
+            ),
             Ok(Err(e)) => {
-                self.metrics.backend_error(&route.name, "unavailable");
-                let detail = match e {
-                    BackendError::Connect => "the backend refused or could not be reached",
-                    BackendError::Closed => "the backend closed or reset the connection",
-                };
-                json_response(
-                    StatusCode::BAD_GATEWAY,
-                    error_body(
-                        "bad_gateway",
-                        &format!("application {:?}: {detail}", route.name),
+                let (kind, detail) = match e {
+                    BackendError::Connect => {
+                        ("unavailable", "the backend refused or could not be reached")
+                    }
+                    BackendError::Closed | BackendError::ClientBody => {
+                        ("unavailable", "the backend closed or reset the connection")
+                    }
+                    BackendError::Invalid => (
+                        "invalid_response",
+                        "the backend's response is malformed, cut short, or framed both by \
+                         Content-Length and Transfer-Encoding",
                     ),
+                };
+                self.metrics.backend_error(&route.name, kind);
+                bad_gateway(route, detail)
+            }
+            Ok(Ok(response)) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                // Nothing was asked to switch: the gateway does not relay protocol upgrades.
+                self.metrics.backend_error(&route.name, "invalid_response");
+                bad_gateway(
+                    route,
+                    "the backend switched protocols (101), which is not relayed",
                 )
             }
             Ok(Ok(response)) => {
@@ -1149,6 +1262,7 @@ fn backend_head(
     let mapping = route.mapping.as_deref();
     let replaced = |name: &HeaderName| {
         name == header::HOST
+            || name == header::FORWARDED
             || name == X_FORWARDED_FOR
             || name == X_FORWARDED_PROTO
             || name == X_FORWARDED_HOST
@@ -1187,13 +1301,27 @@ fn backend_head(
         X_FORWARDED_PROTO.as_str().as_bytes(),
         proto_static(proto).as_bytes(),
     );
-    if let Some(host) = headers.get(header::HOST).filter(|_| kept(&header::HOST)) {
+    let host = headers.get(header::HOST).filter(|_| kept(&header::HOST));
+    if let Some(forwarded) = forwarded_value(client_ip, proto, host) {
+        head.field(header::FORWARDED.as_str().as_bytes(), forwarded.as_bytes());
+    }
+    if let Some(host) = host {
         head.field(X_FORWARDED_HOST.as_str().as_bytes(), host.as_bytes());
     }
     if let (Some(m), Some(value)) = (mapping, mapped) {
         head.field(m.header.as_str().as_bytes(), value.as_bytes());
     }
     head.finish()
+}
+
+fn bad_gateway(route: &Route, detail: &str) -> Response<Body> {
+    json_response(
+        StatusCode::BAD_GATEWAY,
+        error_body(
+            "bad_gateway",
+            &format!("application {:?}: {detail}", route.name),
+        ),
+    )
 }
 
 /// The header value for a mapped JWT (`Bearer …` when mapped as a bearer token).
@@ -1338,9 +1466,17 @@ impl Conn {
     /// Handles one request; never fails (errors become JSON responses).
     pub async fn handle(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
         let gateway = &*self.gateway;
+        let snapshot = self.routes();
+        let route_path = match prepare(&mut req, &snapshot.routes, &gateway.metrics) {
+            Ok(route_path) => route_path,
+            Err(response) => {
+                self.worker.metrics.request("", response.status());
+                return Ok(*response);
+            }
+        };
         let path = req.uri().path();
         if path == "/pa/heartbeat.ping" {
             return Ok(json_response(
@@ -1364,10 +1500,9 @@ impl Conn {
                 "text/plain; version=0.0.4",
             ));
         }
-        let snapshot = self.routes();
         let found = snapshot
             .routes
-            .route_index(path)
+            .route_index(route_path.as_deref().unwrap_or(path))
             .and_then(|i| Some((i, snapshot.routes.routes.get(i)?)));
         let Some((index, route)) = found else {
             self.worker.metrics.request("", StatusCode::NOT_FOUND);
@@ -1380,6 +1515,92 @@ impl Conn {
         self.worker.metrics.request(&route.name, response.status());
         Ok(response)
     }
+}
+
+/// Checks and rewrites a request before anything reads it: `CONNECT` refused (a reverse proxy
+/// tunnels nothing), an absolute-form target's authority made the `Host` (RFC 9112 §3.2.2), one
+/// valid `Host` required, the path made canonical ([`path::canonicalize`]) and the target
+/// rewritten to it (origin-form), and the client's fields screened ([`fields::screen`]).
+/// `Ok` carries the path to route on when it differs from the forwarded one.
+fn prepare(
+    req: &mut Request<Incoming>,
+    routes: &Routes,
+    metrics: &Metrics,
+) -> Result<Option<String>, Box<Response<Body>>> {
+    let refuse = |status: StatusCode, reason: &'static str, message: &str| {
+        metrics.refused(reason);
+        let code = if status == StatusCode::METHOD_NOT_ALLOWED {
+            "method_not_allowed"
+        } else {
+            "bad_request"
+        };
+        Box::new(json_response(status, error_body(code, message)))
+    };
+    if req.method() == hyper::Method::CONNECT {
+        let mut r = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "connect",
+            "CONNECT is not served: this is a reverse proxy, not a tunnel",
+        );
+        r.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        return Err(r);
+    }
+    let absolute = req.uri().authority().cloned();
+    if let Some(authority) = &absolute {
+        let host = (!authority.as_str().contains('@'))
+            .then(|| HeaderValue::from_str(authority.as_str()).ok())
+            .flatten();
+        let Some(host) = host else {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_host",
+                "the request target's authority is not a valid host",
+            ));
+        };
+        req.headers_mut().insert(header::HOST, host);
+    }
+    if let Err(e) = fields::check_host(req.headers(), req.version()) {
+        let reason = match e {
+            fields::RequestError::NoHost => "no_host",
+            fields::RequestError::TwoHosts => "two_hosts",
+            fields::RequestError::BadHost => "bad_host",
+        };
+        return Err(refuse(StatusCode::BAD_REQUEST, reason, &e.to_string()));
+    }
+    let raw = req.uri().path();
+    let canonical = match path::canonicalize(raw, &routes.path_rules) {
+        Ok(c) => c,
+        Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, e.label(), &e.to_string())),
+    };
+    let route = canonical.route.clone();
+    if canonical.forward != raw || absolute.is_some() {
+        let target = match req.uri().query() {
+            Some(q) => format!("{}?{q}", canonical.forward),
+            None => canonical.forward.into_owned(),
+        };
+        match Uri::try_from(target) {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => {
+                return Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    "bad_target",
+                    "the request target cannot be forwarded",
+                ))
+            }
+        }
+    }
+    let dropped = fields::screen(
+        req.headers_mut(),
+        &routes.identity_headers,
+        routes.underscores_in_headers,
+    );
+    if dropped != fields::Dropped::default() {
+        metrics.dropped_fields(dropped);
+    }
+    Ok(route)
 }
 
 /// What a `web` application's request found.
@@ -1426,17 +1647,17 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
     r
 }
 
-/// A listener: plain HTTP, or HTTPS with this acceptor.
+/// A listener: plain HTTP, or HTTPS with this TLS configuration.
 pub struct Listener {
     pub tcp: tokio::net::TcpListener,
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub tls: Option<crate::tls::Https>,
 }
 
 /// A connection accepted by a listener, on its way to a worker.
 struct Accepted {
     stream: std::net::TcpStream,
     addr: SocketAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<crate::tls::Https>,
 }
 
 /// The number of worker threads [`serve`] runs: `SIGNET_GATEWAY_WORKERS` when set to a positive
@@ -1601,18 +1822,22 @@ async fn worker(
                     let conn = Arc::new(Conn::new(gateway, worker, client));
                     serve_connection(conn, TokioIo::new(stream), stop).await;
                 }
-                Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                Some(https) => {
+                    let handshake = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        https.acceptor.accept(stream),
+                    );
                     let Ok(Ok(tls_stream)) = handshake.await else {
                         return;
                     };
-                    let chain = tls_stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .map(|certs| certs.iter().map(|c| c.as_ref().to_vec()).collect())
-                        .unwrap_or_default();
+                    // The verified chain, not what the client sent (it may append a forged root).
+                    let chain = match (
+                        &https.client_cas,
+                        tls_stream.get_ref().1.peer_certificates(),
+                    ) {
+                        (Some(cas), Some(presented)) => cas.verified_chain(presented),
+                        _ => Vec::new(),
+                    };
                     let client = Client {
                         addr,
                         proto: "https",
@@ -1661,12 +1886,18 @@ mod tests {
 
     #[test]
     fn context_roots_match_on_segment_boundaries() {
-        assert!(root_matches("/orders", "/orders"));
-        assert!(root_matches("/orders", "/orders/1"));
-        assert!(root_matches("/orders/", "/orders/1"));
-        assert!(!root_matches("/orders", "/ordersx"));
-        assert!(root_matches("/", "/anything"));
-        assert!(!root_matches("/a", "/"));
+        for cs in [true, false] {
+            assert!(root_matches("/orders", "/orders", cs));
+            assert!(root_matches("/orders", "/orders/1", cs));
+            assert!(root_matches("/orders/", "/orders/1", cs));
+            assert!(!root_matches("/orders", "/ordersx", cs));
+            assert!(root_matches("/", "/anything", cs));
+            assert!(!root_matches("/a", "/", cs));
+        }
+        assert!(root_matches("/admin", "/ADMIN/x", false));
+        assert!(root_matches("/Admin", "/aDmIn", false));
+        assert!(!root_matches("/admin", "/ADMIN/x", true));
+        assert!(!root_matches("/é", "/É", false));
     }
 
     #[test]
@@ -1705,6 +1936,7 @@ mod tests {
             session: Session::None,
             mapping: None,
             timeout: Duration::from_secs(1),
+            case_sensitive: false,
         };
         let ip = ip_value("10.1.2.3:5000".parse().unwrap());
         let cases: Vec<Vec<(&str, &str)>> = vec![
@@ -1726,6 +1958,7 @@ mod tests {
                 ("x-forwarded-host", "spoofed"),
                 ("x-multi", "1"),
                 ("x-multi", "2"),
+                ("forwarded", "for=6.6.6.6;proto=https;host=spoofed"),
             ],
             vec![
                 ("connection", "x-forwarded-for, host"),

@@ -37,15 +37,89 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
+/// An HTTPS listener's TLS: the acceptor, and the client CAs when certificates are requested.
+#[derive(Clone)]
+pub struct Https {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub client_cas: Option<Arc<ClientCas>>,
+}
+
 /// The HTTPS acceptor: see [`server_config`].
-pub fn acceptor(
-    cert: &Path,
-    key: &Path,
-    client_ca: Option<&Path>,
-) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server_config(
-        cert, key, client_ca,
-    )?)))
+pub fn acceptor(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Https, TlsError> {
+    let client_cas = match client_ca {
+        Some(ca) => Some(Arc::new(ClientCas {
+            certs: certificates(ca)?,
+        })),
+        None => None,
+    };
+    Ok(Https {
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_config(cert, key, client_ca)?)),
+        client_cas,
+    })
+}
+
+/// The configured client CAs (`client_ca`), to tell which chain a handshake verified.
+pub struct ClientCas {
+    certs: Vec<CertificateDer<'static>>,
+}
+
+impl ClientCas {
+    /// The chain the client's certificate was verified by, leaf first: the leaf, the
+    /// intermediates of the verified path (in order), and the configured CA it ends at.
+    /// Certificates the client sent that are not on that path (a root it appended, unrelated
+    /// ones) are left out. Empty when the client sent none or nothing verifies (rustls has
+    /// verified the same chain with the same roots during the handshake, so that means none).
+    pub fn verified_chain(&self, presented: &[CertificateDer<'_>]) -> Vec<Vec<u8>> {
+        self.verified_chain_at(presented, rustls_pki_types::UnixTime::now())
+    }
+
+    fn verified_chain_at(
+        &self,
+        presented: &[CertificateDer<'_>],
+        now: rustls_pki_types::UnixTime,
+    ) -> Vec<Vec<u8>> {
+        let Some((leaf, intermediates)) = presented.split_first() else {
+            return Vec::new();
+        };
+        let anchors: Vec<(rustls_pki_types::TrustAnchor<'_>, &CertificateDer<'static>)> = self
+            .certs
+            .iter()
+            .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok().map(|a| (a, c)))
+            .collect();
+        let trust: Vec<rustls_pki_types::TrustAnchor<'_>> =
+            anchors.iter().map(|(a, _)| a.clone()).collect();
+        let Ok(end_entity) = webpki::EndEntityCert::try_from(leaf) else {
+            return Vec::new();
+        };
+        let algorithms = rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms
+            .all;
+        let Ok(path) = end_entity.verify_for_usage(
+            algorithms,
+            &trust,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+            None,
+            None,
+        ) else {
+            return Vec::new();
+        };
+        let anchor = path.anchor();
+        let ca = anchors.iter().find(|(a, _)| {
+            a.subject == anchor.subject
+                && a.subject_public_key_info == anchor.subject_public_key_info
+        });
+        let mut chain = vec![leaf.as_ref().to_vec()];
+        chain.extend(
+            path.intermediate_certificates()
+                .map(|c| c.der().as_ref().to_vec()),
+        );
+        if let Some((_, ca)) = ca {
+            chain.push(ca.as_ref().to_vec());
+        }
+        chain
+    }
 }
 
 /// The server configuration: `cert` (PEM chain), `key` (PEM private key), and when `client_ca`

@@ -1,0 +1,263 @@
+//! The client's header fields, screened before any write path copies them, and the request
+//! checks that come before routing.
+//!
+//! CGI, WSGI, PHP and many frameworks read `X_Identity_JWT` and `X-Identity-JWT` as the same
+//! variable (`HTTP_X_IDENTITY_JWT`), so a client could send a copy of a field the gateway owns
+//! under a name the gateway does not recognise. Screening drops, before anything else reads the
+//! request:
+//! - every field whose name holds `_`, unless `[http] underscores_in_headers` (nginx's default
+//!   and option);
+//! - even then, every field whose name equals a protected name once `_` is read as `-` and case
+//!   is folded: the identity-mapping headers, `Authorization`, `Forwarded`, `X-Forwarded-*`,
+//!   `Host`, the framing fields and the hop-by-hop fields;
+//! - on every application, the client's own copy of every configured identity-mapping header,
+//!   mapped or not on this route (the route's own mapping then sets the real value).
+
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::Version;
+
+/// Names the gateway owns, as they read with `_` as `-` (besides the identity headers).
+const PROTECTED: [&str; 16] = [
+    "authorization",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "proxy-connection",
+];
+
+/// What [`screen`] dropped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    /// Fields dropped only because their names hold `_`.
+    pub underscore: u32,
+    /// Fields that were (or read as) a field the gateway owns.
+    pub protected: u32,
+}
+
+/// Whether `name`, with `_` read as `-` (names are already lower case), is protected.
+fn reads_as_protected(name: &str, identity: &[HeaderName]) -> bool {
+    let same = |protected: &str| {
+        protected.len() == name.len()
+            && protected
+                .bytes()
+                .zip(name.bytes())
+                .all(|(p, n)| p == n || (p == b'-' && n == b'_'))
+    };
+    PROTECTED.iter().any(|p| same(p))
+        || name.starts_with("proxy_")
+        || name.starts_with("proxy-")
+        || identity.iter().any(|h| same(h.as_str()))
+}
+
+/// Drops the client's fields that could pass for the gateway's own (see the module docs).
+/// `identity` is every configured identity-mapping header except `Authorization`.
+pub fn screen(headers: &mut HeaderMap, identity: &[HeaderName], underscores: bool) -> Dropped {
+    let mut dropped = Dropped::default();
+    let mut remove: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        let text = name.as_str();
+        if text.contains('_') {
+            if !underscores {
+                if reads_as_protected(text, identity) {
+                    dropped.protected += 1;
+                } else {
+                    dropped.underscore += 1;
+                }
+                remove.push(name.clone());
+            } else if reads_as_protected(text, identity) {
+                dropped.protected += 1;
+                remove.push(name.clone());
+            }
+        } else if identity.contains(name) {
+            dropped.protected += 1;
+            remove.push(name.clone());
+        }
+    }
+    for name in remove {
+        headers.remove(name);
+    }
+    dropped
+}
+
+/// Why a request is refused before routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("an HTTP/1.1 request needs a Host header field (RFC 9112 §3.2)")]
+    NoHost,
+    #[error("the request has more than one Host header field (RFC 9112 §3.2)")]
+    TwoHosts,
+    #[error("the Host header field is not a valid host")]
+    BadHost,
+}
+
+/// RFC 9112 §3.2: exactly one `Host` in HTTP/1.1 (at most one in HTTP/1.0), and a value that is
+/// a host with an optional port.
+pub fn check_host(headers: &HeaderMap, version: Version) -> Result<(), RequestError> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if version >= Version::HTTP_11 => Err(RequestError::NoHost),
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err(RequestError::TwoHosts),
+        (Some(host), None) if is_host(host) => Ok(()),
+        (Some(_), None) => Err(RequestError::BadHost),
+    }
+}
+
+/// `uri-host [ ":" port ]` (RFC 9110 §7.2): a reg-name, IPv4 or bracketed IPv6 address, no
+/// userinfo, path, whitespace or comma (a comma would be two hosts to some readers).
+fn is_host(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b':'
+                        | b'['
+                        | b']'
+                        | b'%'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b'='
+                        | b';'
+                )
+        })
+}
+
+/// Our `Forwarded` element (RFC 7239): `for`, `proto` and, when the client sent one, `host`.
+/// The client's own `Forwarded` is replaced, as `X-Forwarded-Proto` and `-Host` are: a
+/// backend reading its first element must not read what the client wrote (our choice; the
+/// client's addresses stay in the appended `X-Forwarded-For`).
+pub fn forwarded_value(
+    client_ip: &HeaderValue,
+    proto: &str,
+    host: Option<&HeaderValue>,
+) -> Option<HeaderValue> {
+    let ip = client_ip.to_str().ok()?;
+    let mut value = if ip.contains(':') {
+        format!("for=\"[{ip}]\"")
+    } else {
+        format!("for={ip}")
+    };
+    value.push_str(";proto=");
+    value.push_str(if proto == "https" { "https" } else { "http" });
+    if let Some(host) = host.filter(|h| is_host(h)).and_then(|h| h.to_str().ok()) {
+        value.push_str(";host=\"");
+        value.push_str(host);
+        value.push('"');
+    }
+    HeaderValue::from_str(&value).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn map(fields: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in fields {
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn names(h: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn underscore_names_are_dropped_by_default() {
+        let identity = [HeaderName::from_static("x-identity-jwt")];
+        let mut h = map(&[
+            ("X_Identity_JWT", "forged"),
+            ("Transfer_Encoding", "chunked"),
+            ("X_Custom", "1"),
+            ("X-Custom", "2"),
+            ("x-identity-jwt", "forged too"),
+        ]);
+        let dropped = screen(&mut h, &identity, false);
+        assert_eq!(names(&h), ["x-custom"]);
+        assert_eq!(
+            dropped,
+            Dropped {
+                underscore: 1,
+                protected: 3
+            }
+        );
+    }
+
+    #[test]
+    fn with_underscores_allowed_protected_spellings_are_still_dropped() {
+        let identity = [HeaderName::from_static("x-identity-jwt")];
+        let mut h = map(&[
+            ("X_Identity_JWT", "forged"),
+            ("X_Forwarded_For", "1.2.3.4"),
+            ("x_forwarded-proto", "https"),
+            ("Content_Length", "5"),
+            ("Proxy_Anything", "x"),
+            ("X_Custom", "kept"),
+            ("Accept", "*/*"),
+        ]);
+        let dropped = screen(&mut h, &identity, true);
+        assert_eq!(names(&h), ["accept", "x_custom"]);
+        assert_eq!(dropped.protected, 5);
+        assert_eq!(dropped.underscore, 0);
+    }
+
+    #[test]
+    fn host_must_be_one_valid_field() {
+        let v11 = Version::HTTP_11;
+        assert_eq!(check_host(&map(&[("host", "a.example:8080")]), v11), Ok(()));
+        assert_eq!(check_host(&map(&[("host", "[::1]:80")]), v11), Ok(()));
+        assert_eq!(check_host(&map(&[]), v11), Err(RequestError::NoHost));
+        assert_eq!(check_host(&map(&[]), Version::HTTP_10), Ok(()));
+        assert_eq!(
+            check_host(&map(&[("host", "a"), ("host", "b")]), v11),
+            Err(RequestError::TwoHosts)
+        );
+        for bad in ["", "a b", "a,b", "a/b", "user@a", "a\"b"] {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_str(bad).unwrap());
+            assert_eq!(check_host(&h, v11), Err(RequestError::BadHost), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_quotes_ipv6_and_the_host() {
+        let host = HeaderValue::from_static("gw.example:8443");
+        assert_eq!(
+            forwarded_value(&HeaderValue::from_static("192.0.2.7"), "https", Some(&host)).unwrap(),
+            "for=192.0.2.7;proto=https;host=\"gw.example:8443\""
+        );
+        assert_eq!(
+            forwarded_value(&HeaderValue::from_static("2001:db8::1"), "http", None).unwrap(),
+            "for=\"[2001:db8::1]\";proto=http"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 # Installs what the end-to-end tests need beyond the Rust toolchain, skipping what is already
 # there (safe to run again):
 #   openssl, kill      the gateway tests make a test PKI and signal the server
+#   python3            the gateway attack tests use Python's http.server as a file-serving backend
 #   chromium           the browser tests (tests/ui.rs) drive Debian's chromium headless
 #   node, npm          ... through playwright-core, installed into tests/browser/node_modules
 # Debian packages need root (or sudo).
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v kill >/dev/null || need+=(procps)
+command -v python3 >/dev/null || need+=(python3)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)

@@ -1083,6 +1083,60 @@ identity_mapping = "backend-jwt"
     }
 
     #[test]
+    fn context_roots_must_be_canonical_and_differ_in_more_than_case() {
+        let app = |name: &str, root: &str, cs: bool| {
+            format!(
+                "[[application]]\nname = \"{name}\"\ncontext_root = \"{root}\"\n\
+                 backend = \"http://127.0.0.1:1\"\nsession = \"none\"\ncase_sensitive_path = {cs}\n"
+            )
+        };
+        let text = [
+            "[listen]\nhttp = \"127.0.0.1:1\"\n[http]\nempty_path_segments = \"merge\"\n"
+                .to_owned(),
+            app("dots", "/a/../b", false),
+            app("encoded", "/%61pi", false),
+            app("slash", "/x%2Fy", false),
+            app("upper", "/Orders", false),
+            app("lower", "/orders", false),
+            app("cs-1", "/Shop", true),
+            app("cs-2", "/shop", true),
+            app("reserved", "/PA/x", false),
+        ]
+        .concat();
+        let config = parse(&text, Path::new(".")).unwrap();
+        assert_eq!(config.http.empty_path_segments, EmptySegments::Merge);
+        let messages = messages(&config);
+        assert_has(
+            &messages,
+            "application \"dots\": context_root \"/a/../b\" is not a canonical path (it reads as \"/b\"); write it as requests are routed",
+        );
+        assert_has(
+            &messages,
+            "application \"encoded\": context_root \"/%61pi\" is not a canonical path (it reads as \"/api\"); write it as requests are routed",
+        );
+        assert_has(
+            &messages,
+            "application \"slash\": context_root \"/x%2Fy\" is not a canonical path (the path has an encoded \"/\" (%2F)); write it as requests are routed",
+        );
+        assert_has(
+            &messages,
+            "application \"lower\": context_root \"/orders\" is also the context root of application \"upper\"",
+        );
+        assert!(
+            !messages.iter().any(|m| m.contains("\"cs-2\"")),
+            "two case-sensitive roots may differ in case: {messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("application \"reserved\": context_root \"/PA/x\"")),
+            "{messages:#?}"
+        );
+        let err = parse("[http]\npath_parameters = \"allow\"\n", Path::new(".")).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `allow`"), "{err}");
+    }
+
+    #[test]
     fn defaults_fill_auth_token_and_mapping_fields() {
         let config = parse(
             "[[identity_mapping]]\nname = \"m\"\naudience = \"a\"\nheader_name = \"X-JWT\"\n",

@@ -1129,6 +1129,14 @@ impl Gateway {
             ))
         } else {
             remove_hop_by_hop(&mut parts.headers);
+            if !parts.headers.contains_key(header::CONTENT_LENGTH) {
+                // A body of unknown length goes chunked. hyper's client would otherwise send a
+                // GET's or HEAD's body as no body at all (its guess for those methods).
+                parts.headers.insert(
+                    header::TRANSFER_ENCODING,
+                    HeaderValue::from_static("chunked"),
+                );
+            }
             add_forwarded_ip(&mut parts.headers, &conn.client_ip, conn.client.proto);
             if let Some(m) = &route.mapping {
                 // The client's own value never reaches the backend, even without a session.
@@ -1213,6 +1221,19 @@ impl Gateway {
                 };
                 self.metrics.backend_error(&route.name, kind);
                 bad_gateway(route, detail)
+            }
+            Ok(Ok(response))
+                if response.headers().contains_key(header::TRANSFER_ENCODING)
+                    && response.headers().contains_key(header::CONTENT_LENGTH) =>
+            {
+                // hyper's client reads such a response by its Transfer-Encoding; the plain path
+                // refuses it (RFC 9112 §6.3). The same answer on both: it is not relayed, and its
+                // connection (dropped half-read) is not reused.
+                self.metrics.backend_error(&route.name, "invalid_response");
+                bad_gateway(
+                    route,
+                    "the backend's response is framed both by Content-Length and Transfer-Encoding",
+                )
             }
             Ok(Ok(response)) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
                 // Nothing was asked to switch: the gateway does not relay protocol upgrades.

@@ -557,11 +557,17 @@ fn the_backend_gets_the_canonical_path_and_never_a_clients_identity_header() {
         ("/open/%61%62%63/caf%c3%a9", "/open/abc/caf%C3%A9"),
         ("http://elsewhere/open/x/..", "/open/"),
     ] {
-        let r = get(&gw.base, target, "X-Identity-JWT: forged\r\n");
+        let r = get(
+            &gw.base,
+            target,
+            "X-Identity-JWT: forged\r\nX-Original-URL: /api/x\r\nX-Rewrite-URL: /api/x\r\n",
+        );
         assert_eq!(r.status, 200, "{target}: {}", r.text());
         let seen = echo.last();
         assert_eq!(seen.target, forwarded, "{target}");
         assert!(seen.all("x-identity-jwt").is_empty(), "{target}: {seen:?}");
+        assert!(seen.all("x-original-url").is_empty(), "{target}: {seen:?}");
+        assert!(seen.all("x-rewrite-url").is_empty(), "{target}: {seen:?}");
     }
     // The absolute form's authority is the Host (RFC 9112 §3.2.2).
     assert_eq!(echo.last().all("x-forwarded-host"), ["elsewhere"]);

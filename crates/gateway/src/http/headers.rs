@@ -11,10 +11,25 @@
 //!   is folded: the identity-mapping headers, `Authorization`, `Forwarded`, `X-Forwarded-*`,
 //!   `Host`, the framing fields and the hop-by-hop fields;
 //! - on every application, the client's own copy of every configured identity-mapping header,
-//!   mapped or not on this route (the route's own mapping then sets the real value).
+//!   mapped or not on this route (the route's own mapping then sets the real value);
+//! - path overrides (`X-Original-URL`, `X-Rewrite-URL`) and the `X-Forwarded` family members the
+//!   gateway does not set (`X-Real-IP`, `X-Forwarded-Port`, `-Prefix`, `-Server`).
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::Version;
+
+/// Fields a client may never send, in any spelling: path overrides that some frameworks route
+/// by instead of the request line (IIS, Symfony, Laminas: `X-Original-URL`, `X-Rewrite-URL`),
+/// which would undo the gateway's routing, and members of the `X-Forwarded` family that the
+/// gateway does not set, which backends read as facts about the client.
+const CLIENT_NEVER: [&str; 6] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-real-ip",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+];
 
 /// Names the gateway owns, as they read with `_` as `-` (besides the identity headers).
 const PROTECTED: [&str; 16] = [
@@ -54,7 +69,7 @@ fn reads_as_protected(name: &str, identity: &[HeaderName]) -> bool {
                 .zip(name.bytes())
                 .all(|(p, n)| p == n || (p == b'-' && n == b'_'))
     };
-    PROTECTED.iter().any(|p| same(p))
+    PROTECTED.iter().chain(CLIENT_NEVER.iter()).any(|p| same(p))
         || name.starts_with("proxy_")
         || name.starts_with("proxy-")
         || identity.iter().any(|h| same(h.as_str()))
@@ -79,7 +94,7 @@ pub fn screen(headers: &mut HeaderMap, identity: &[HeaderName], underscores: boo
                 dropped.protected += 1;
                 remove.push(name.clone());
             }
-        } else if identity.contains(name) {
+        } else if identity.contains(name) || CLIENT_NEVER.contains(&text) {
             dropped.protected += 1;
             remove.push(name.clone());
         }
@@ -210,6 +225,22 @@ mod tests {
                 protected: 3
             }
         );
+    }
+
+    #[test]
+    fn path_overrides_and_client_address_claims_are_dropped() {
+        let mut h = map(&[
+            ("X-Original-URL", "/admin/secret"),
+            ("X-Rewrite-URL", "/admin/secret"),
+            ("X-Real-IP", "10.0.0.1"),
+            ("X-Forwarded-Port", "443"),
+            ("X-Forwarded-Prefix", "/admin"),
+            ("X-Forwarded-Server", "x"),
+            ("X-Original-Thing", "kept"),
+        ]);
+        let dropped = screen(&mut h, &[], false);
+        assert_eq!(names(&h), ["x-original-thing"]);
+        assert_eq!(dropped.protected, 6);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use clap::Args;
 use serde_json::{json, Map, Value};
 
+use crate::color::{Palette, Role};
 use crate::exit::{token_error, Outcome};
 use crate::input;
 
@@ -87,27 +88,42 @@ pub fn run(a: &DecodeArgs) -> Outcome {
         );
         return Ok(());
     }
+    print!("{}", text_view(&compact, now, crate::color::stdout()));
+    Ok(())
+}
+
+/// The text view `decode` prints: header, payload (dates explained) and signature, each in its
+/// colour when `c` is on (the browser decoder's colours); the same bytes as ever when it is off.
+fn text_view(compact: &jose::jws::Compact<'_>, now: i64, c: Palette) -> String {
     let payload_json: Option<Map<String, Value>> =
         jose::json::parse_object(&compact.payload, jose::Part::Payload).ok();
-    let mut text = String::from("Header\n");
+    let mut text = format!("{}\n", c.paint(Role::Header, "Header"));
     for (k, v) in &compact.header {
         let note = header_note(k, v)
-            .map(|n| format!("  <- {n}"))
+            .map(|n| format!("  {}", c.paint(Role::Warning, &format!("<- {n}"))))
             .unwrap_or_default();
-        text.push_str(&format!("  {k}: {}{note}\n", compact_json(v)));
+        text.push_str(&format!(
+            "  {}: {}{note}\n",
+            c.paint(Role::Header, k),
+            compact_json(v)
+        ));
     }
-    text.push_str("Payload\n");
+    text.push_str(&format!("{}\n", c.paint(Role::Payload, "Payload")));
     match &payload_json {
         Some(p) => {
             for (k, v) in p {
                 let date = if TIME_CLAIMS.contains(&k.as_str()) {
                     describe_time(k, v, now)
-                        .map(|d| format!("  = {d}"))
+                        .map(|d| format!("  {}", c.paint(Role::Dim, &format!("= {d}"))))
                         .unwrap_or_default()
                 } else {
                     String::new()
                 };
-                text.push_str(&format!("  {k}: {}{date}\n", compact_json(v)));
+                text.push_str(&format!(
+                    "  {}: {}{date}\n",
+                    c.paint(Role::Payload, k),
+                    compact_json(v)
+                ));
             }
         }
         None => match std::str::from_utf8(&compact.payload) {
@@ -122,13 +138,19 @@ pub fn run(a: &DecodeArgs) -> Outcome {
             )),
         },
     }
+    let signature = if compact.signature_b64.is_empty() {
+        "(empty)"
+    } else {
+        compact.signature_b64
+    };
     text.push_str(&format!(
-        "Signature\n  {} ({} bytes)\n\nsignature NOT verified: this shows what the token says, not that it is genuine (use `signet verify`)\n",
-        if compact.signature_b64.is_empty() { "(empty)" } else { compact.signature_b64 },
-        compact.signature.len()
+        "{}\n  {} ({} bytes)\n\n{}: this shows what the token says, not that it is genuine (use `signet verify`)\n",
+        c.paint(Role::Signature, "Signature"),
+        c.paint(Role::Signature, signature),
+        compact.signature.len(),
+        c.paint(Role::Warning, "signature NOT verified"),
     ));
-    print!("{text}");
-    Ok(())
+    text
 }
 
 fn compact_json(v: &Value) -> String {

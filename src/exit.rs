@@ -33,11 +33,14 @@ pub fn report(outcome: Outcome) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Invalid(e)) => {
-            eprintln!("signet: invalid: {}", chain(&e));
+            let prefix =
+                crate::color::stderr().paint(crate::color::Role::Error, "signet: invalid:");
+            eprintln!("{prefix} {}", chain(&e));
             ExitCode::from(1)
         }
         Err(Failure::Usage(e)) => {
-            eprintln!("signet: error: {}", chain(&e));
+            let prefix = crate::color::stderr().paint(crate::color::Role::Error, "signet: error:");
+            eprintln!("{prefix} {}", chain(&e));
             ExitCode::from(2)
         }
     }

@@ -3,6 +3,8 @@
 
 mod authz;
 mod clock;
+mod color;
+mod completions;
 mod decode;
 mod exit;
 mod fetch;
@@ -20,13 +22,16 @@ mod verify;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "signet", version, about = "Make, inspect and check JWTs: a strict JOSE toolkit", long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour: auto (only on a terminal, and never when NO_COLOR is set), always, never
+    #[arg(long, global = true, value_enum, default_value_t = color::ColorChoice::Auto, value_name = "WHEN")]
+    color: color::ColorChoice,
 }
 
 #[derive(Subcommand, Debug)]
@@ -51,6 +56,10 @@ enum Command {
     /// Serve the browser tools locally: decoder, login_hint_token generator, request-object
     /// builder
     Ui(ui::UiArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish)
+    Completions(completions::CompletionsArgs),
+    /// Print the man page, or write one per subcommand with --dir
+    Man(completions::ManArgs),
     /// jwtgen 2.2.0 compatibility: same flags, same output, byte for byte
     #[command(disable_help_flag = true)]
     Jwtgen {
@@ -76,6 +85,7 @@ fn main() -> ExitCode {
         return jwtgen::main(argv.into_iter().skip(2).collect());
     }
     let cli = Cli::parse_from(argv);
+    color::init(cli.color);
     let outcome = match &cli.command {
         Command::Sign(a) => sign::run(a),
         Command::Decode(a) => decode::run(a),
@@ -86,6 +96,8 @@ fn main() -> ExitCode {
         Command::Authz(a) => authz::run(a),
         Command::Gateway(a) => gateway::run(a),
         Command::Ui(a) => ui::run(a),
+        Command::Completions(a) => completions::completions(a, Cli::command()),
+        Command::Man(a) => completions::man(a, Cli::command()),
         Command::Jwtgen { args } => return jwtgen::main(args.clone()),
     };
     exit::report(outcome)

@@ -522,3 +522,192 @@ fn serve_on(
         }
     })
 }
+
+/// `decode` to a pipe (the test's stdout is one) is byte for byte what it always was; colour
+/// appears only when asked for, and `--color always` wins over `NO_COLOR`.
+#[test]
+fn decode_to_a_pipe_is_unchanged_and_color_always_paints_it() {
+    // SIGNET_NOW=1764000000 signet sign -s secretsecretsecretsecretsecret12 --sub alice
+    //   --expires-in 1h --header x5c=abc
+    let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsIng1YyI6ImFiYyJ9.eyJpYXQiOjE3NjQwMDAwMDAsImV4cCI6MTc2NDAwMzYwMCwic3ViIjoiYWxpY2UifQ.dZjtvwNfPA7NG292Ib_f7nV8-7hz5zy5WztIYoBpJVU";
+    let plain = "Header
+  alg: \"HS256\"
+  typ: \"JWT\"
+  x5c: \"abc\"  <- never used as a key by Signet
+Payload
+  iat: 1764000000  = 2025-11-24T16:00:00Z (0 s ago)
+  exp: 1764003600  = 2025-11-24T17:00:00Z (expires in 1 h)
+  sub: \"alice\"
+Signature
+  dZjtvwNfPA7NG292Ib_f7nV8-7hz5zy5WztIYoBpJVU (32 bytes)
+
+signature NOT verified: this shows what the token says, not that it is genuine (use `signet verify`)
+";
+    assert_eq!(ok(&["decode", token]), plain);
+    assert_eq!(ok(&["decode", "--color", "auto", token]), plain);
+    assert_eq!(ok(&["decode", "--color", "never", token]), plain);
+    let colored = signet_in(
+        None,
+        &["decode", "--color", "always", token],
+        None,
+        &[("NO_COLOR", "1")],
+    );
+    assert_eq!(colored.code, 0);
+    assert!(colored
+        .stdout
+        .contains("\u{1b}[1m\u{1b}[31mHeader\u{1b}[0m"));
+    assert!(colored
+        .stdout
+        .contains("\u{1b}[1m\u{1b}[33msignature NOT verified\u{1b}[0m"));
+    assert!(colored
+        .stdout
+        .contains("\u{1b}[2m= 2025-11-24T17:00:00Z (expires in 1 h)\u{1b}[0m"));
+    // With the escapes taken out, the same text.
+    let stripped = regex_free_strip(&colored.stdout);
+    assert_eq!(stripped, plain);
+    // verify's error line.
+    let r = signet(&[
+        "verify",
+        "--color",
+        "always",
+        token,
+        "-s",
+        "wrong-secret-wrong-secret-0000",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("\u{1b}[1m\u{1b}[31msignet: invalid:\u{1b}[0m signature does not verify"),
+        "{:?}",
+        r.stderr
+    );
+    let r = signet(&["verify", token, "-s", "wrong-secret-wrong-secret-0000"]);
+    assert!(
+        r.stderr
+            .starts_with("signet: invalid: signature does not verify"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Removes ANSI SGR sequences (`ESC [ … m`).
+fn regex_free_strip(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn shell_completions_load_in_bash_and_exist_for_every_shell() {
+    let dir = TempDir::new();
+    let script = dir.write("signet.bash", ok(&["completions", "bash"]));
+    let out = std::process::Command::new("bash")
+        .args(["-c", &format!("source {script} && complete -p signet")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "complete -o bashdefault -o default -o nosort -F _signet signet"
+    );
+    for (shell, marker) in [
+        ("zsh", "#compdef signet"),
+        ("fish", "complete -c signet"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[signet]"),
+    ] {
+        let text = ok(&["completions", shell]);
+        assert!(
+            text.contains(marker),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+        // Subcommands and their flags are in it.
+        assert!(
+            text.contains("login-hint") && text.contains("client-id"),
+            "{shell}"
+        );
+    }
+    assert_eq!(signet(&["completions", "tcsh"]).code, 2);
+}
+
+#[test]
+fn man_pages_render_with_man_for_signet_and_every_subcommand() {
+    let dir = TempDir::new();
+    let render = |page: &str| {
+        let out = std::process::Command::new("man")
+            .args(["-l", page])
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .output()
+            .expect("man (tests/setup.sh installs man-db)");
+        assert!(
+            out.status.success(),
+            "{page}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Justified text: runs of spaces become one.
+        String::from_utf8_lossy(&out.stdout)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let main = dir.write("signet.1", ok(&["man"]));
+    let text = render(&main);
+    assert!(
+        text.contains("NAME") && text.contains("signet - Make, inspect and check JWTs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("login-hint") && text.contains("--color"),
+        "{text}"
+    );
+    let pages_dir = dir.0.join("man");
+    let listed = ok(&["man", "--dir", pages_dir.to_str().unwrap()]);
+    let pages: Vec<&str> = listed.lines().collect();
+    for name in [
+        "signet",
+        "signet-sign",
+        "signet-decode",
+        "signet-verify",
+        "signet-keys",
+        "signet-keys-generate",
+        "signet-keys-public",
+        "signet-keys-thumbprint",
+        "signet-login-hint",
+        "signet-request-object",
+        "signet-authz",
+        "signet-gateway",
+        "signet-ui",
+        "signet-completions",
+        "signet-man",
+        "signet-jwtgen",
+    ] {
+        let path = pages_dir.join(format!("{name}.1"));
+        assert!(
+            pages.contains(&path.to_str().unwrap()),
+            "{name} not listed: {listed}"
+        );
+        let text = render(path.to_str().unwrap());
+        assert!(text.contains(&format!("{name} - ")), "{name}: {text}");
+    }
+    let text = render(pages_dir.join("signet-login-hint.1").to_str().unwrap());
+    assert!(text.contains("signet login-hint <--env>"), "{text}");
+    assert!(text.contains("--client-id"), "{text}");
+}

@@ -1,6 +1,7 @@
-//! Wycheproof JOSE vectors (C2SP/wycheproof, `testvectors_v1/`), used unchanged from
-//! `../shared/testdata/wycheproof/` at the project root: every case of
-//! `json_web_signature_test.json` and `json_web_key_test.json` through the library.
+//! Wycheproof JOSE vectors (C2SP/wycheproof, `testvectors_v1/`), vendored unchanged in
+//! `tests/vectors/wycheproof/` at the repository root (its README names the upstream commit):
+//! every case of `json_web_signature_test.json` and `json_web_key_test.json` through the library.
+//! `SIGNET_WYCHEPROOF_DIR` points the tests at another copy (a newer upstream checkout).
 
 #![allow(
     clippy::unwrap_used,
@@ -18,7 +19,7 @@ fn vectors(name: &str) -> Value {
     let dir = std::env::var_os("SIGNET_WYCHEPROOF_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/wycheproof")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/wycheproof")
         });
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
@@ -30,16 +31,21 @@ fn vectors(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Cases whose label contradicts the file itself or RFC 7515, reported upstream as
-/// C2SP/wycheproof#236. 367 and 370 are byte-identical to 357 (labelled valid, same key), so no
-/// implementation can satisfy all three; Signet accepts the canonical token all three carry.
-/// 372 and 373 insert '?' into a segment and are labelled valid, but RFC 7515 §7.2 requires
-/// base64url "with no line breaks, whitespace, or other additional characters"; Signet refuses
-/// them. 346 and 350 (RFC 7520 Figure 20) are PS384 tokens checked against a copy of the RFC 7520
-/// §3.4 key to which Wycheproof added `"alg":"PS256"`; they are labelled valid, while tcIds 331–340
-/// (key `"alg":"PS512"`, token PS256/PS384/RS*) are labelled invalid for the same mismatch. Signet
-/// follows RFC 7517 §4.4 and the latter: a JWK with `alg` verifies only that algorithm.
-/// For these six the test asserts Signet's behaviour instead of the label.
+/// Six cases whose label contradicts the file itself or the RFCs. For these the test asserts
+/// Signet's behaviour instead of the label (no report has been filed upstream):
+/// - 367 and 370 are labelled invalid (`invalidBase64Padding`, `invalidBase64PaddingInPayload`)
+///   but their `jws` is byte-identical to tcId 357's, labelled valid, with the same key: no
+///   implementation can satisfy all three. Signet accepts the canonical token they all carry.
+/// - 372 and 373 (`InvalidCharacterInsertedInHeader`/`…InPayload`) insert `?` into a segment
+///   and are labelled valid, but RFC 7515 §2 and §7.1 define the segments as base64url with no
+///   other characters (§2: "with all trailing '=' characters omitted … and without the
+///   inclusion of any line breaks, whitespace, or other additional characters"). Signet
+///   refuses them.
+/// - 346 and 350 (RFC 7520 Figure 20) are PS384 tokens checked against a copy of the RFC 7520
+///   §3.4 key to which Wycheproof added `"alg":"PS256"`; they are labelled valid, while the
+///   even tcIds 332–340 (correctly signed RS256/RS384/RS512/PS256/PS384 tokens under a key with
+///   `"alg":"PS512"`) are labelled invalid for the same mismatch. Signet follows RFC 7517 §4.4
+///   and the latter: a JWK with `alg` verifies only that algorithm.
 const ERRATA: [(u64, &str); 6] = [
     (346, "invalid"),
     (350, "invalid"),

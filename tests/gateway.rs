@@ -52,17 +52,9 @@ struct Backend {
 
 impl Backend {
     fn start(mode: Mode) -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let record = record.clone();
-                std::thread::spawn(move || serve_connection(stream, mode, &record));
-            }
-        });
+        let url = common::serve_connections(move |stream| serve_connection(stream, mode, &record));
         Backend { url, seen }
     }
 

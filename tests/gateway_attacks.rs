@@ -12,12 +12,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::pki::{make_forged_root, make_pki, pem_base64};
-use common::{spawn_server, Child, TempDir};
+use common::{serve_connections, spawn_server, Child, TempDir};
 use serde_json::{json, Value};
 
 const IDP_ISSUER: &str = "https://idp.test";
@@ -170,17 +170,9 @@ struct Backend {
 
 impl Backend {
     fn start(mode: Mode) -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let record = record.clone();
-                std::thread::spawn(move || backend_connection(stream, mode, &record));
-            }
-        });
+        let url = serve_connections(move |stream| backend_connection(stream, mode, &record));
         Backend { url, seen }
     }
 

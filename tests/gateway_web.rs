@@ -23,49 +23,41 @@ use serde_json::{json, Value};
 type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
 
 fn backend() -> (String, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let record = record.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut out = stream;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut headers = vec![(
-                        "target".to_owned(),
-                        line.split(' ').nth(1).unwrap_or("").to_owned(),
-                    )];
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        let (n, v) = h.split_once(':').unwrap();
-                        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-                    }
-                    record.lock().unwrap().push(headers);
-                    let body = "{\"ok\":true}";
-                    let reply = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if out.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
+    let url = common::serve_connections(move |stream| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut out = stream;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let mut headers = vec![(
+                "target".to_owned(),
+                line.split(' ').nth(1).unwrap_or("").to_owned(),
+            )];
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
                 }
-            });
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (n, v) = h.split_once(':').unwrap();
+                headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+            record.lock().unwrap().push(headers);
+            let body = "{\"ok\":true}";
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if out.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
         }
     });
     (url, seen)

@@ -35,6 +35,22 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
+/// A loopback listener whose connections are each served by `handle` on a thread of their own
+/// (a test backend); returns `http://ADDR`.
+pub fn serve_connections(handle: impl Fn(std::net::TcpStream) + Send + Sync + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::sync::Arc::new(handle);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let handle = handle.clone();
+            std::thread::spawn(move || handle(stream));
+        }
+    });
+    url
+}
+
 /// A blocking HTTP client for the server tests: 20 s timeout, redirects not followed.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()

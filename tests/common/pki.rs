@@ -24,23 +24,7 @@ pub fn make_pki(dir: &std::path::Path) {
         "ec_paramgen_curve:P-256",
         "-nodes",
     ];
-    let mut root = vec!["req", "-x509"];
-    root.extend(ec);
-    root.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Test Root",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &root);
+    self_signed_ca(dir, "ca");
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
@@ -104,9 +88,9 @@ pub fn pem_base64(path: &std::path::Path) -> String {
         .collect()
 }
 
-/// `forged-root.pem`: a self-signed CA certificate with the real root's name ("Test Root") and
-/// a key of its own, as a client would append it to a valid chain.
-pub fn make_forged_root(dir: &std::path::Path) {
+/// `NAME.key` and `NAME.pem`: a self-signed P-256 CA certificate named "Test Root".
+fn self_signed_ca(dir: &std::path::Path, name: &str) {
+    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
     openssl(
         dir,
         &[
@@ -118,9 +102,9 @@ pub fn make_forged_root(dir: &std::path::Path) {
             "ec_paramgen_curve:P-256",
             "-nodes",
             "-keyout",
-            "forged-root.key",
+            &key,
             "-out",
-            "forged-root.pem",
+            &pem,
             "-days",
             "2",
             "-subj",
@@ -131,4 +115,10 @@ pub fn make_forged_root(dir: &std::path::Path) {
             "keyUsage=critical,keyCertSign,cRLSign",
         ],
     );
+}
+
+/// `forged-root.pem`: a self-signed CA certificate with the real root's name ("Test Root") and
+/// a key of its own, as a client would append it to a valid chain.
+pub fn make_forged_root(dir: &std::path::Path) {
+    self_signed_ca(dir, "forged-root");
 }

@@ -1,5 +1,5 @@
-//! What `signet authz` and `signet ui` share: the runtime, binding, the "listening" line the
-//! tests and scripts wait for, and the shutdown signals.
+//! What `signet authz`, `signet gateway` and `signet ui` share: the runtime, binding, the
+//! "listening" line the tests and scripts wait for, and the shutdown signals.
 
 use std::fmt::Display;
 use std::future::Future;

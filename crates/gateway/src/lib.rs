@@ -9,8 +9,12 @@
 //! - [`keyset`]: the signing keys in a file shared by replicas, rolled by the clock, and the JWKS;
 //! - [`cache`]: signed JWTs reused per mapping, attributes and signing key;
 //! - [`proxy`]: the streaming reverse proxy (routing, headers, sessions, JWKS, metrics);
-//! - [`tls`]: the HTTPS listener with optional client certificates;
-//! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications.
+//! - [`tls`]: the HTTPS listener with optional client certificates, and the verified chain;
+//! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications;
+//! - [`pool`], [`backend`]: one worker's backend connections, and the inline exchange of a
+//!   request without a body (RFC 9112 framing);
+//! - [`token_cache`]: upstream bearer tokens already verified;
+//! - [`coarse`]: one worker's coarse deadlines.
 //!
 //! The semantics are documented in this crate's `README.md`.
 #![forbid(unsafe_code)]

@@ -40,16 +40,20 @@ pub struct Pool {
 }
 
 /// Why a backend request failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The backend could not be reached (refused, unresolvable, connect timeout).
+    #[error("the backend refused or could not be reached")]
     Connect,
     /// The backend closed or reset the connection before answering.
+    #[error("the backend closed or reset the connection")]
     Closed,
     /// The backend's response was malformed, cut short, framed two ways (`Content-Length` and
     /// `Transfer-Encoding`), or a protocol switch the gateway does not relay.
+    #[error("the backend's response is malformed, cut short, or framed both by Content-Length and Transfer-Encoding")]
     Invalid,
     /// The client's request body was malformed or cut short (a `400`, not the backend's fault).
+    #[error("the request body is malformed or cut short (chunked framing)")]
     ClientBody,
 }
 

@@ -23,7 +23,7 @@ use crate::backend;
 use crate::cache::{self, CacheKey, JwtCache};
 use crate::coarse::{self, Deadlines};
 use crate::config::{Config, Session};
-use crate::http::headers::{self as fields, forwarded_value};
+use crate::http::headers::{self as fields, forwarded_value, HOP_BY_HOP};
 use crate::http::path::{self, PathRules};
 use crate::identity_mapping::{self, Mapping};
 use crate::keyset::{Keyset, SigningKey};
@@ -290,17 +290,6 @@ pub fn root_matches(root: &str, path: &str, case_sensitive: bool) -> bool {
     };
     same && (rest.is_empty() || rest.starts_with('/'))
 }
-
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// [`is_hop_by_hop`] for a field name as received (any case).
 pub(crate) fn is_hop_by_hop_bytes(name: &[u8]) -> bool {

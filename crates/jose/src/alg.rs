@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::error::Error;
 
 /// A JWS signature algorithm Signet implements. `none` is deliberately not a member: an unsecured
-/// JWS is produced only through [`crate::jws::sign_unsecured`] and is never verified.
+/// JWS is produced only through [`crate::jws::sign_unsecured_insecure`] and is never verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
     HS256,

@@ -31,8 +31,22 @@ const CLIENT_NEVER: [&str; 6] = [
     "x-forwarded-server",
 ];
 
-/// Names the gateway owns, as they read with `_` as `-` (besides the identity headers).
-const PROTECTED: [&str; 16] = [
+/// The hop-by-hop fields by name (RFC 9110 §7.6.1), besides any `Proxy-*` and those named in
+/// `Connection`.
+pub const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Names the gateway owns, as they read with `_` as `-` (besides the identity headers and the
+/// hop-by-hop fields).
+const PROTECTED: [&str; 7] = [
     "authorization",
     "forwarded",
     "x-forwarded-for",
@@ -40,15 +54,6 @@ const PROTECTED: [&str; 16] = [
     "x-forwarded-host",
     "host",
     "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "proxy-connection",
 ];
 
 /// What [`screen`] dropped.
@@ -69,7 +74,11 @@ fn reads_as_protected(name: &str, identity: &[HeaderName]) -> bool {
                 .zip(name.bytes())
                 .all(|(p, n)| p == n || (p == b'-' && n == b'_'))
     };
-    PROTECTED.iter().chain(CLIENT_NEVER.iter()).any(|p| same(p))
+    PROTECTED
+        .iter()
+        .chain(HOP_BY_HOP.iter())
+        .chain(CLIENT_NEVER.iter())
+        .any(|p| same(p))
         || name.starts_with("proxy_")
         || name.starts_with("proxy-")
         || identity.iter().any(|h| same(h.as_str()))

@@ -1,4 +1,4 @@
-//! Exit codes (DESIGN.md): 0 success, 1 the token is invalid or a check failed, 2 usage or
+//! Exit codes (docs/DESIGN.md, "The CLI contract"): 0 success, 1 the token is invalid or a check failed, 2 usage or
 //! input error.
 
 use std::process::ExitCode;

@@ -19,7 +19,7 @@ use crate::exit::{usage, Outcome};
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["config", "file"])))]
 pub struct GatewayArgs {
-    /// The gateway configuration (TOML; see DESIGN.md "Gateway")
+    /// The gateway configuration (TOML; see docs/DESIGN.md, "signet gateway")
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The configuration file, given without --config (`signet gateway --check FILE`)

@@ -5,7 +5,8 @@ mod common;
 
 use common::{signet, signet_in, TempDir};
 
-/// DESIGN.md's gateway example, verbatim.
+/// The gateway example of the original design, verbatim (`tests/docs.rs` checks the one in
+/// docs/DESIGN.md).
 const DESIGN_EXAMPLE: &str = r#"
 [listen]
 http = "127.0.0.1:3000"

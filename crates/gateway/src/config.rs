@@ -1,4 +1,4 @@
-//! The gateway's TOML configuration (DESIGN.md, "Gateway"): PingAccess's field names in
+//! The gateway's TOML configuration (docs/DESIGN.md, "`signet gateway`"): PingAccess's field names in
 //! snake_case. [`load`] parses it (unknown fields are errors, so typos are caught), [`check`]
 //! reports every problem it finds, each naming the section and the field.
 //!
@@ -1009,7 +1009,7 @@ mod tests {
     use super::*;
     use crate::test_support::TempDir as Dir;
 
-    /// The example of DESIGN.md, with a JWK Set file beside it.
+    /// The gateway example of the original design, with a JWK Set file beside it.
     const DESIGN_EXAMPLE: &str = r#"
 [listen]
 http = "127.0.0.1:3000"

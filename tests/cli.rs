@@ -711,3 +711,25 @@ fn man_pages_render_with_man_for_signet_and_every_subcommand() {
     assert!(text.contains("signet login-hint <--env>"), "{text}");
     assert!(text.contains("--client-id"), "{text}");
 }
+
+/// The review's hostile JWK Set, over HTTP: tens of thousands of kid-only members in under a
+/// MiB. It is refused as a whole, with the count, and no claims are printed.
+#[test]
+fn a_jwk_set_url_with_too_many_keys_is_refused() {
+    let members: Vec<String> = (0..60_000)
+        .map(|i| format!("{{\"kid\":\"{i}\"}}"))
+        .collect();
+    let body = format!("{{\"keys\":[{}]}}", members.join(","));
+    assert!(body.len() < 1024 * 1024);
+    let base = serve(vec![("/jwks".into(), body)], 1);
+    let token = ok(&["sign", "-s", SECRET, "--sub", "x"]);
+    let r = signet(&["verify", token.trim(), "--jwks", &format!("{base}/jwks")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("JWK Set has 60000 keys; at most 1000 are accepted"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+}

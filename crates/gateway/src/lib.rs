@@ -7,7 +7,7 @@
 //!   dot notation);
 //! - [`token`]: registered claims, the client-certificate chain claim, signing;
 //! - [`keyset`]: the signing keys in a file shared by replicas, rolled by the clock, and the JWKS;
-//! - [`cache`]: signed JWTs reused per mapping, attributes and signing key;
+//! - [`jwt_cache`]: signed JWTs reused per mapping, attributes and signing key;
 //! - [`proxy`]: the streaming reverse proxy (routing, headers, sessions, JWKS, metrics);
 //! - [`tls`]: the HTTPS listener with optional client certificates, and the verified chain;
 //! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications;
@@ -23,12 +23,10 @@ pub mod backend;
 mod bounded;
 pub mod coarse;
 
-pub mod cache;
 pub mod config;
 pub mod http;
-// The file keeps the short name; the module is named for what it does (`identity_mapping::apply`).
-#[path = "mapping.rs"]
 pub mod identity_mapping;
+pub mod jwt_cache;
 pub mod keyset;
 pub mod pool;
 pub mod proxy;
@@ -37,7 +35,7 @@ pub mod token;
 pub mod token_cache;
 pub mod web_session;
 
-pub use cache::{CacheKey, ClaimsDigest, JwtCache};
+pub use jwt_cache::{CacheKey, ClaimsDigest, JwtCache};
 pub use config::{Config, LoadError, Problem};
 pub use identity_mapping::Mapping;
 pub use keyset::{Jwks, Keyset, KeysetError, SigningKey};

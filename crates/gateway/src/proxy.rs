@@ -20,7 +20,7 @@ use jose::Validation;
 use serde_json::{json, Map, Value};
 
 use crate::backend;
-use crate::cache::{self, CacheKey, JwtCache};
+use crate::jwt_cache::{self, CacheKey, JwtCache};
 use crate::coarse::{self, Deadlines};
 use crate::config::{Config, Session};
 use crate::http::headers::{self as fields, forwarded_value, HOP_BY_HOP};
@@ -827,7 +827,7 @@ impl Gateway {
     ) -> Result<(Arc<str>, i64), token::TokenError> {
         let cache_key = CacheKey::new(
             m.mapping.name().clone(),
-            cache::claims_digest(identity),
+            jwt_cache::claims_digest(identity),
             key.kid().clone(),
         );
         if let Some(found) = routes.cache.get_with_renewal(&cache_key, now) {
@@ -837,7 +837,7 @@ impl Gateway {
         metrics.cache_miss();
         let jwt = token::issue(&m.profile, identity, now, key)?;
         routes.cache.insert(cache_key, &jwt);
-        Ok((jwt.token, cache::renew_at(jwt.issued_at, jwt.expires_at)))
+        Ok((jwt.token, jwt_cache::renew_at(jwt.issued_at, jwt.expires_at)))
     }
 
     /// The mapped JWT for these attributes (a `web` session's), cached when the mapping says so.

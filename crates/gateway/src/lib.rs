@@ -28,6 +28,7 @@ pub mod http;
 pub mod identity_mapping;
 pub mod jwt_cache;
 pub mod keyset;
+pub mod metrics;
 pub mod pool;
 pub mod proxy;
 pub mod tls;

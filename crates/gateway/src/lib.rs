@@ -36,9 +36,9 @@ pub mod token;
 pub mod token_cache;
 pub mod web_session;
 
-pub use jwt_cache::{CacheKey, ClaimsDigest, JwtCache};
 pub use config::{Config, LoadError, Problem};
 pub use identity_mapping::Mapping;
+pub use jwt_cache::{CacheKey, ClaimsDigest, JwtCache};
 pub use keyset::{Jwks, Keyset, KeysetError, SigningKey};
 pub use token::{IssuedJwt, TokenError, TokenProfile};
 

@@ -189,4 +189,3 @@ fn label(s: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
-

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -17,15 +17,16 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use jose::Validation;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::backend;
-use crate::jwt_cache::{self, CacheKey, JwtCache};
 use crate::coarse::{self, Deadlines};
 use crate::config::{Config, Session};
 use crate::http::headers::{self as fields, forwarded_value, HOP_BY_HOP};
 use crate::http::path::{self, PathRules};
+use crate::http::respond::{full, json_response, redirect, with_type, Failure};
 use crate::identity_mapping::{self, Mapping};
+use crate::jwt_cache::{self, CacheKey, JwtCache};
 use crate::keyset::{Keyset, SigningKey};
 use crate::metrics::{Metrics, MetricsShard};
 use crate::pool::{BackendError, Pool};
@@ -33,11 +34,7 @@ use crate::token::{self, TokenProfile};
 use crate::token_cache::{TokenCache, VerifiedToken};
 use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
 
-/// The response body: a streamed backend body or a small generated one.
-pub type Body = BoxBody<Bytes, BoxError>;
-
-/// Why a streamed backend body broke off.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::http::respond::{Body, BoxError};
 
 /// Why a configuration cannot become a routing table.
 #[derive(Debug, thiserror::Error)]
@@ -417,11 +414,6 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// A JSON error body: `{"error": code, "message": message}`.
-pub fn error_body(code: &str, message: &str) -> Bytes {
-    Bytes::from(json!({"error": code, "message": message}).to_string())
-}
-
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -658,7 +650,10 @@ impl Gateway {
         metrics.cache_miss();
         let jwt = token::issue(&m.profile, identity, now, key)?;
         routes.cache.insert(cache_key, &jwt);
-        Ok((jwt.token, jwt_cache::renew_at(jwt.issued_at, jwt.expires_at)))
+        Ok((
+            jwt.token,
+            jwt_cache::renew_at(jwt.issued_at, jwt.expires_at),
+        ))
     }
 
     /// The mapped JWT for these attributes (a `web` session's), cached when the mapping says so.
@@ -695,10 +690,13 @@ impl Gateway {
         client: &Client,
     ) -> WebOutcome {
         let Some(web) = &routes.web else {
-            return WebOutcome::Respond(json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error_body("no_web_session", "no [web_session] is configured"),
-            ));
+            return WebOutcome::Respond(
+                Failure::Internal {
+                    code: "no_web_session",
+                    message: "no [web_session] is configured".into(),
+                }
+                .response(),
+            );
         };
         let now = (self.now)();
         let key = self.web_key(web);
@@ -744,13 +742,10 @@ impl Gateway {
         let Some(redirect_uri) =
             web_session::redirect_uri(web.config.redirect_uri.as_deref(), client.proto, host)
         else {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                error_body(
-                    "bad_request",
-                    "a Host header is needed to log in (or set [web_session] redirect_uri)",
-                ),
-            );
+            return Failure::BadRequest(
+                "a Host header is needed to log in (or set [web_session] redirect_uri)".into(),
+            )
+            .response();
         };
         let url = parts
             .uri
@@ -764,10 +759,11 @@ impl Gateway {
         let (login, sealed) = match sealed {
             Ok(x) => x,
             Err(e) => {
-                return json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    error_body("login_error", &e.to_string()),
-                )
+                return Failure::Internal {
+                    code: "login_error",
+                    message: e.to_string(),
+                }
+                .response()
             }
         };
         let location = web_session::authorization_url(
@@ -791,10 +787,7 @@ impl Gateway {
     async fn oidc_callback(&self, req: Request<Incoming>, client: &Client) -> Response<Body> {
         let routes = self.current_routes();
         let Some(web) = &routes.web else {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                error_body("not_found", "no [web_session] is configured"),
-            );
+            return Failure::NotFound("no [web_session] is configured".into()).response();
         };
         let now = (self.now)();
         match self.finish_login(web, &req, now).await {
@@ -819,7 +812,11 @@ impl Gateway {
                     web_session::WebError::TooLarge(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                json_response(status, error_body("login_failed", &e.to_string()))
+                Failure::Login {
+                    status,
+                    message: e.to_string(),
+                }
+                .response()
             }
         }
     }
@@ -968,10 +965,8 @@ impl Gateway {
                 parts.uri = Uri::from(path_and_query);
             }
             let Ok(host) = HeaderValue::from_str(authority) else {
-                return json_response(
-                    StatusCode::BAD_REQUEST,
-                    error_body("bad_request", "the request target cannot be forwarded"),
-                );
+                return Failure::BadRequest("the request target cannot be forwarded".into())
+                    .response();
             };
             parts.headers.insert(header::HOST, host);
             parts.version = hyper::Version::HTTP_11;
@@ -996,41 +991,20 @@ impl Gateway {
         match coarse::timeout(&conn.worker.deadlines, route.timeout, sent).await {
             Err(_) => {
                 self.metrics.backend_error(&route.name, "timeout");
-                json_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    error_body(
-                        "gateway_timeout",
-                        &format!(
-                            "application {:?}: the backend did not answer within {} s",
-                            route.name,
-                            route.timeout.as_secs()
-                        ),
-                    ),
-                )
+                Failure::GatewayTimeout {
+                    app: route.name.clone(),
+                    seconds: route.timeout.as_secs(),
+                }
+                .response()
             }
-            Ok(Err(BackendError::ClientBody)) => json_response(
-                StatusCode::BAD_REQUEST,
-                error_body(
-                    "bad_request",
-                    "the request body is malformed or cut short (chunked framing)",
-                ),
-            ),
+            Ok(Err(e @ BackendError::ClientBody)) => Failure::BadRequest(e.to_string()).response(),
             Ok(Err(e)) => {
-                let (kind, detail) = match e {
-                    BackendError::Connect => {
-                        ("unavailable", "the backend refused or could not be reached")
-                    }
-                    BackendError::Closed | BackendError::ClientBody => {
-                        ("unavailable", "the backend closed or reset the connection")
-                    }
-                    BackendError::Invalid => (
-                        "invalid_response",
-                        "the backend's response is malformed, cut short, or framed both by \
-                         Content-Length and Transfer-Encoding",
-                    ),
+                let kind = match e {
+                    BackendError::Invalid => "invalid_response",
+                    _ => "unavailable",
                 };
                 self.metrics.backend_error(&route.name, kind);
-                bad_gateway(route, detail)
+                bad_gateway(route, &e.to_string())
             }
             Ok(Ok(response))
                 if response.headers().contains_key(header::TRANSFER_ENCODING)
@@ -1146,13 +1120,19 @@ fn backend_head(
 }
 
 fn bad_gateway(route: &Route, detail: &str) -> Response<Body> {
-    json_response(
-        StatusCode::BAD_GATEWAY,
-        error_body(
-            "bad_gateway",
-            &format!("application {:?}: {detail}", route.name),
-        ),
-    )
+    Failure::BadGateway {
+        app: route.name.clone(),
+        detail: detail.to_owned(),
+    }
+    .response()
+}
+
+fn unauthorized(message: &str) -> Response<Body> {
+    Failure::Unauthorized(message.to_owned()).response()
+}
+
+fn token_error(e: &token::TokenError) -> Response<Body> {
+    Failure::Token(e.to_string()).response()
 }
 
 /// The header value for a mapped JWT (`Bearer …` when mapped as a bearer token).
@@ -1162,23 +1142,6 @@ fn mapped_value(m: &MappingRuntime, jwt: &str) -> Option<HeaderValue> {
     } else {
         HeaderValue::from_str(jwt).ok()
     }
-}
-
-fn unauthorized(message: &str) -> Response<Body> {
-    let mut r = json_response(
-        StatusCode::UNAUTHORIZED,
-        error_body("invalid_token", message),
-    );
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    r
-}
-
-fn token_error(e: &token::TokenError) -> Response<Body> {
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        error_body("token_error", &e.to_string()),
-    )
 }
 
 /// One worker thread's own resources.
@@ -1337,10 +1300,7 @@ impl Conn {
             .and_then(|i| Some((i, snapshot.routes.routes.get(i)?)));
         let Some((index, route)) = found else {
             self.worker.metrics.request("", StatusCode::NOT_FOUND);
-            return Ok(json_response(
-                StatusCode::NOT_FOUND,
-                error_body("not_found", "no application serves this path"),
-            ));
+            return Ok(Failure::NotFound("no application serves this path".into()).response());
         };
         let response = gateway.forward(&self, &snapshot, index, route, req).await;
         self.worker.metrics.request(&route.name, response.status());
@@ -1360,24 +1320,19 @@ fn prepare(
 ) -> Result<Option<String>, Box<Response<Body>>> {
     let refuse = |status: StatusCode, reason: &'static str, message: &str| {
         metrics.refused(reason);
-        let code = if status == StatusCode::METHOD_NOT_ALLOWED {
-            "method_not_allowed"
+        let failure = if status == StatusCode::METHOD_NOT_ALLOWED {
+            Failure::MethodNotAllowed(message.to_owned())
         } else {
-            "bad_request"
+            Failure::BadRequest(message.to_owned())
         };
-        Box::new(json_response(status, error_body(code, message)))
+        Box::new(failure.response())
     };
     if req.method() == hyper::Method::CONNECT {
-        let mut r = refuse(
+        return Err(refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "connect",
             "CONNECT is not served: this is a reverse proxy, not a tunnel",
-        );
-        r.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
-        );
-        return Err(r);
+        ));
     }
     let absolute = req.uri().authority().cloned();
     if let Some(authority) = &absolute {
@@ -1442,40 +1397,6 @@ enum WebOutcome {
         reseal: Option<String>,
     },
     Respond(Response<Body>),
-}
-
-/// `302 Found` to `location`, with cookies.
-fn redirect(location: &str, cookies: &[String]) -> Response<Body> {
-    let mut r = Response::new(full(Bytes::new()));
-    *r.status_mut() = StatusCode::FOUND;
-    if let Ok(v) = HeaderValue::from_str(location) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    r
-}
-
-fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
-}
-
-fn with_type(mut response: Response<Body>, content_type: &'static str) -> Response<Body> {
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
-    let mut r = with_type(Response::new(full(body)), "application/json");
-    *r.status_mut() = status;
-    r
 }
 
 /// A listener: plain HTTP, or HTTPS with this TLS configuration.

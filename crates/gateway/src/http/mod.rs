@@ -1,5 +1,6 @@
-//! HTTP rules shared by every write path: the canonical request path and the screening of the
-//! client's header fields.
+//! HTTP rules shared by every write path: the canonical request path, the screening of the
+//! client's header fields, and the responses the gateway makes itself.
 
 pub mod headers;
 pub mod path;
+pub mod respond;

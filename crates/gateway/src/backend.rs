@@ -266,7 +266,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ()> {
         let length_beside_coding = chunked.is_some() && raw.eq_ignore_ascii_case(b"content-length");
         both_framings |= length_beside_coding;
         if length_beside_coding
-            || crate::proxy::is_hop_by_hop_bytes(raw)
+            || crate::http::headers::is_hop_by_hop_bytes(raw)
             || named.iter().any(|n| n.eq_ignore_ascii_case(raw))
         {
             continue;

@@ -114,6 +114,150 @@ pub fn screen(headers: &mut HeaderMap, identity: &[HeaderName], underscores: boo
     dropped
 }
 
+/// [`is_hop_by_hop`] for a field name as received (any case).
+pub(crate) fn is_hop_by_hop_bytes(name: &[u8]) -> bool {
+    name.get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
+        || HOP_BY_HOP
+            .iter()
+            .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Whether a field is hop-by-hop by its name alone (the fixed list or `Proxy-*`).
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name.starts_with("proxy-") || HOP_BY_HOP.contains(&name)
+}
+
+/// The names a `Connection` field lists (they are hop-by-hop too).
+fn connection_names(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect()
+}
+
+/// Removes hop-by-hop fields from a response: the fixed list, any `Proxy-*`, and every field
+/// named in `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names; most messages have none, or only `Connection: keep-alive`.
+    let mut remove: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| is_hop_by_hop(k))
+        .cloned()
+        .collect();
+    if remove.is_empty() {
+        return;
+    }
+    remove.extend(connection_names(headers));
+    for name in remove {
+        headers.remove(name);
+    }
+}
+
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The client's IP address as a header value.
+pub fn ip_value(client: std::net::SocketAddr) -> HeaderValue {
+    HeaderValue::from_str(&client.ip().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+/// The token of `Authorization: Bearer TOKEN` (scheme case-insensitive).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// What the gateway puts in a request's fields on the way to the backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The backend's authority: its `Host`.
+    pub authority: &'a HeaderValue,
+    /// The client's address ([`ip_value`]).
+    pub client_ip: &'a HeaderValue,
+    /// `http` or `https`: how the client reached the gateway.
+    pub proto: &'a str,
+    /// The identity mapping's header, and whether it is `Authorization` (bearer mapping).
+    pub mapped_header: Option<&'a HeaderName>,
+    /// The mapped JWT for that header, when there are attributes.
+    pub mapped: Option<&'a HeaderValue>,
+}
+
+/// The one rule set for the fields a backend receives, used by every write path: `emit` is
+/// called for each field in order. The client's fields come first, without the hop-by-hop
+/// ones (and those named in `Connection`) and without those the gateway sets; then `Host` (the
+/// backend's), `X-Forwarded-For` (the client appended to the first prior value), `-Proto`,
+/// `Forwarded` (ours, [`forwarded_value`]), `X-Forwarded-Host` (the client's `Host`), and the
+/// mapped header. The client's own value of the mapped header is never passed on.
+pub fn outgoing(
+    headers: &HeaderMap,
+    out: &Outgoing<'_>,
+    mut emit: impl FnMut(&HeaderName, &HeaderValue),
+) {
+    let named = connection_names(headers);
+    let kept = |name: &HeaderName| !named.contains(name);
+    let replaced = |name: &HeaderName| {
+        name == header::HOST
+            || name == header::FORWARDED
+            || name == X_FORWARDED_FOR
+            || name == X_FORWARDED_PROTO
+            || name == X_FORWARDED_HOST
+            || out.mapped_header.is_some_and(|m| name == m)
+    };
+    for (name, value) in headers {
+        if !is_hop_by_hop(name) && !replaced(name) && kept(name) {
+            emit(name, value);
+        }
+    }
+    emit(&header::HOST, out.authority);
+    let prior = headers
+        .get(X_FORWARDED_FOR)
+        .filter(|_| kept(&X_FORWARDED_FOR))
+        .and_then(|v| v.to_str().ok())
+        .filter(|prior| !prior.trim().is_empty());
+    let joined = prior.and_then(|prior| {
+        let mut joined = Vec::with_capacity(prior.len() + 2 + out.client_ip.len());
+        joined.extend_from_slice(prior.as_bytes());
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(out.client_ip.as_bytes());
+        HeaderValue::from_bytes(&joined).ok()
+    });
+    emit(&X_FORWARDED_FOR, joined.as_ref().unwrap_or(out.client_ip));
+    let proto = if out.proto == "https" {
+        HeaderValue::from_static("https")
+    } else {
+        HeaderValue::from_static("http")
+    };
+    emit(&X_FORWARDED_PROTO, &proto);
+    let host = headers.get(header::HOST).filter(|_| kept(&header::HOST));
+    if let Some(forwarded) = forwarded_value(out.client_ip, out.proto, host) {
+        emit(&header::FORWARDED, &forwarded);
+    }
+    if let Some(host) = host {
+        emit(&X_FORWARDED_HOST, host);
+    }
+    if let (Some(name), Some(value)) = (out.mapped_header, out.mapped) {
+        emit(name, value);
+    }
+}
+
+/// [`outgoing`] as a header map (for the hyper client path).
+pub fn outgoing_map(headers: &HeaderMap, out: &Outgoing<'_>) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.len() + 6);
+    outgoing(headers, out, |name, value| {
+        map.append(name.clone(), value.clone());
+    });
+    map
+}
+
 /// Why a request is refused before routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -268,6 +412,128 @@ mod tests {
         assert_eq!(names(&h), ["accept", "x_custom"]);
         assert_eq!(dropped.protected, 5);
         assert_eq!(dropped.underscore, 0);
+    }
+
+    #[test]
+    fn hop_by_hop_fields_are_removed_from_responses() {
+        let mut h = map(&[
+            ("connection", "close, X-Secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-foo", "1"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("x-keep", "1"),
+        ]);
+        remove_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["x-keep"]);
+    }
+
+    fn fields_out(fields: &[(&str, &str)], mapped: Option<(&str, &str)>) -> Vec<String> {
+        let headers = map(fields);
+        let authority = HeaderValue::from_static("backend:8080");
+        let ip = HeaderValue::from_static("10.1.2.3");
+        let mapped_name = mapped.map(|(n, _)| HeaderName::from_bytes(n.as_bytes()).unwrap());
+        let mapped_value = mapped.map(|(_, v)| HeaderValue::from_str(v).unwrap());
+        let out = Outgoing {
+            authority: &authority,
+            client_ip: &ip,
+            proto: "http",
+            mapped_header: mapped_name.as_ref(),
+            mapped: mapped_value.as_ref(),
+        };
+        let mut lines = Vec::new();
+        outgoing(&headers, &out, |n, v| {
+            lines.push(format!("{n}: {}", v.to_str().unwrap()));
+        });
+        // The header-map form holds the same fields.
+        let as_map = outgoing_map(&headers, &out);
+        let mut from_map: Vec<String> = as_map
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap()))
+            .collect();
+        let mut sorted = lines.clone();
+        sorted.sort();
+        from_map.sort();
+        assert_eq!(sorted, from_map);
+        lines
+    }
+
+    #[test]
+    fn outgoing_fields_follow_one_rule_set() {
+        assert_eq!(
+            fields_out(
+                &[
+                    ("host", "gw.example"),
+                    ("connection", "keep-alive, X-Secret"),
+                    ("x-secret", "s"),
+                    ("keep-alive", "timeout=5"),
+                    ("proxy-authorization", "p"),
+                    ("te", "trailers"),
+                    ("x-forwarded-for", "192.0.2.1"),
+                    ("x-forwarded-for", "192.0.2.2"),
+                    ("x-forwarded-proto", "https"),
+                    ("x-forwarded-host", "spoofed"),
+                    ("forwarded", "for=6.6.6.6;proto=https"),
+                    ("x-identity-jwt", "forged"),
+                    ("x-multi", "1"),
+                    ("x-multi", "2"),
+                ],
+                Some(("x-identity-jwt", "jwt")),
+            ),
+            [
+                "x-multi: 1",
+                "x-multi: 2",
+                "host: backend:8080",
+                "x-forwarded-for: 192.0.2.1, 10.1.2.3",
+                "x-forwarded-proto: http",
+                "forwarded: for=10.1.2.3;proto=http;host=\"gw.example\"",
+                "x-forwarded-host: gw.example",
+                "x-identity-jwt: jwt",
+            ]
+        );
+        // A client naming Host or X-Forwarded-For in Connection strips them.
+        assert_eq!(
+            fields_out(
+                &[
+                    ("connection", "x-forwarded-for, host"),
+                    ("host", "h"),
+                    ("x-forwarded-for", "1.1.1.1"),
+                ],
+                None
+            ),
+            [
+                "host: backend:8080",
+                "x-forwarded-for: 10.1.2.3",
+                "x-forwarded-proto: http",
+                "forwarded: for=10.1.2.3;proto=http",
+            ]
+        );
+        // Bearer mapping: the client's Authorization never passes, with or without a JWT.
+        let out = fields_out(
+            &[
+                ("authorization", "Bearer upstream"),
+                ("x-forwarded-for", "  "),
+            ],
+            Some(("authorization", "Bearer jwt")),
+        );
+        assert_eq!(
+            out.iter()
+                .filter(|l| l.starts_with("authorization"))
+                .count(),
+            1
+        );
+        assert!(out.contains(&"authorization: Bearer jwt".to_owned()));
+        assert!(out.contains(&"x-forwarded-for: 10.1.2.3".to_owned()));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("bearer abc"));
+        assert_eq!(bearer_token(&h), Some("abc"));
+        h.insert("authorization", HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&h), None);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 
 use ::gateway::config::{Config, Session};
-use ::gateway::proxy::{Gateway, Listener, Routes};
+use ::gateway::proxy::Gateway;
+use ::gateway::routes::Routes;
+use ::gateway::server::Listener;
 use ::gateway::web_session::{Provider, WebRuntime};
 use ::gateway::Keyset;
 
@@ -300,6 +302,6 @@ async fn serve(
         signal.await;
         eprintln!("signet gateway: shutting down");
     };
-    ::gateway::proxy::serve(gateway, listeners, shutdown, SHUTDOWN_GRACE).await;
+    ::gateway::server::serve(gateway, listeners, shutdown, SHUTDOWN_GRACE).await;
     Ok(())
 }

@@ -8,7 +8,10 @@
 //! - [`token`]: registered claims, the client-certificate chain claim, signing;
 //! - [`keyset`]: the signing keys in a file shared by replicas, rolled by the clock, and the JWKS;
 //! - [`jwt_cache`]: signed JWTs reused per mapping, attributes and signing key;
-//! - [`proxy`]: the streaming reverse proxy (routing, headers, sessions, JWKS, metrics);
+//! - [`routes`]: a checked configuration compiled into the routing table;
+//! - [`proxy`]: the request pipeline (prepare, route, session, identity, upstream);
+//! - [`server`]: listeners, worker threads, connections and graceful shutdown;
+//! - [`metrics`]: the counters behind `/pa/metrics`;
 //! - [`tls`]: the HTTPS listener with optional client certificates, and the verified chain;
 //! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications;
 //! - [`pool`], [`backend`]: one worker's backend connections, and the inline exchange of a
@@ -31,6 +34,8 @@ pub mod keyset;
 pub mod metrics;
 pub mod pool;
 pub mod proxy;
+pub mod routes;
+pub mod server;
 pub mod tls;
 pub mod token;
 pub mod token_cache;

@@ -1,0 +1,304 @@
+//! A checked configuration compiled into a routing table: the applications by context root,
+//! their backends, sessions and identity mappings, the upstream verifier, the JWT cache.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::Uri;
+
+use crate::config::{Config, Session};
+use crate::http::path::PathRules;
+use crate::identity_mapping::Mapping;
+use crate::jwt_cache::JwtCache;
+use crate::token::TokenProfile;
+use crate::token_cache::TokenCache;
+use crate::web_session::WebRuntime;
+
+/// Why a configuration cannot become a routing table.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("application {app:?}: backend {backend:?} is not an http:// URL with a host")]
+    Backend { app: String, backend: String },
+    #[error("application {app:?}: identity_mapping {mapping:?} is not defined")]
+    UnknownMapping { app: String, mapping: String },
+    #[error("identity_mapping {mapping:?}: {message}")]
+    Mapping { mapping: String, message: String },
+    #[error("application {app:?}: session web needs [web_session] and its provider's discovery")]
+    NoWebSession { app: String },
+    #[error("application {app:?}: session api needs [api_session] and its JWK Set")]
+    NoApiSession { app: String },
+}
+
+/// One identity mapping, compiled.
+pub struct MappingRuntime {
+    pub mapping: Mapping,
+    pub profile: TokenProfile,
+    pub header: HeaderName,
+    pub bearer: bool,
+    pub cache: bool,
+}
+
+/// One application, ready to route.
+pub struct Route {
+    pub name: String,
+    pub context_root: String,
+    pub scheme: hyper::http::uri::Scheme,
+    pub authority: hyper::http::uri::Authority,
+    /// The authority as the backend's `Host`.
+    pub host: HeaderValue,
+    pub session: Session,
+    pub mapping: Option<Arc<MappingRuntime>>,
+    pub timeout: Duration,
+    /// `case_sensitive_path`: the context root matches only in the same case.
+    pub case_sensitive: bool,
+}
+
+/// The upstream issuer's verifier for `api` sessions.
+pub struct ApiVerifier {
+    verifier: RwLock<Arc<jose::Verifier>>,
+    /// Incremented each time the keys are replaced.
+    generation: AtomicU64,
+    pub validation: jose::Validation,
+    /// Tokens already verified with the current keys (cleared when the keys change).
+    pub tokens: TokenCache,
+}
+
+impl ApiVerifier {
+    pub fn new(keys: jose::KeySet, validation: jose::Validation) -> ApiVerifier {
+        ApiVerifier {
+            verifier: RwLock::new(Arc::new(jose::Verifier::new(keys))),
+            generation: AtomicU64::new(0),
+            validation,
+            tokens: TokenCache::new(10_000),
+        }
+    }
+
+    /// The current verifier.
+    pub fn verifier(&self) -> Arc<jose::Verifier> {
+        self.verifier
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes each time the keys are replaced: a token verified under another generation must
+    /// be verified again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Replaces the upstream keys (a JWK Set URL re-fetched).
+    pub fn set_keys(&self, keys: jose::KeySet) {
+        *self
+            .verifier
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(jose::Verifier::new(keys));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        // Entries of the old verifier would miss anyway; free them now.
+        self.tokens.clear();
+    }
+}
+
+/// Everything a configuration decides; swapped as a whole on reload.
+pub struct Routes {
+    pub routes: Vec<Route>,
+    /// `[http]`'s path rules.
+    pub path_rules: PathRules,
+    /// `[http] underscores_in_headers`.
+    pub underscores_in_headers: bool,
+    /// Every identity-mapping header except `Authorization`: a client's copy is dropped on
+    /// every application.
+    pub identity_headers: Vec<HeaderName>,
+    pub api: Option<ApiVerifier>,
+    pub web: Option<WebRuntime>,
+    pub cache: JwtCache,
+}
+
+impl Routes {
+    /// Compiles a checked configuration. `upstream_keys` is the `[api_session]` JWK Set; `web`
+    /// the `[web_session]` provider (discovered) when a `web` application needs it.
+    pub fn build(
+        config: &Config,
+        upstream_keys: Option<jose::KeySet>,
+        web: Option<WebRuntime>,
+    ) -> Result<Routes, BuildError> {
+        let mut mappings: BTreeMap<&str, Arc<MappingRuntime>> = BTreeMap::new();
+        for m in &config.identity_mappings {
+            let err = |message: String| BuildError::Mapping {
+                mapping: m.name.clone(),
+                message,
+            };
+            let mapping = Mapping::compile(m).map_err(|errors| {
+                err(errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            })?;
+            let profile =
+                TokenProfile::from_config(&config.auth_token, m).map_err(|e| err(e.to_string()))?;
+            let header = if m.map_as_bearer_token {
+                header::AUTHORIZATION
+            } else {
+                let name = m.header_name.as_deref().unwrap_or("");
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| err(format!("header_name {name:?} is not a header name")))?
+            };
+            mappings.insert(
+                &m.name,
+                Arc::new(MappingRuntime {
+                    mapping,
+                    profile,
+                    header,
+                    bearer: m.map_as_bearer_token,
+                    cache: m.cache_jwt,
+                }),
+            );
+        }
+        let api = match (&config.api_session, upstream_keys) {
+            (Some(s), Some(keys)) => Some(ApiVerifier::new(
+                keys,
+                jose::Validation {
+                    issuers: vec![s.issuer.clone()],
+                    audiences: vec![s.audience.clone()],
+                    ..jose::Validation::default()
+                },
+            )),
+            _ => None,
+        };
+        let mut routes = Vec::new();
+        for app in &config.applications {
+            let bad_backend = || BuildError::Backend {
+                app: app.name.clone(),
+                backend: app.backend.clone(),
+            };
+            let (scheme, authority) = backend_base(&app.backend).ok_or_else(bad_backend)?;
+            let host = HeaderValue::from_str(authority.as_str()).map_err(|_| bad_backend())?;
+            match app.session {
+                Session::Web if web.is_none() => {
+                    return Err(BuildError::NoWebSession {
+                        app: app.name.clone(),
+                    })
+                }
+                Session::Api if api.is_none() => {
+                    return Err(BuildError::NoApiSession {
+                        app: app.name.clone(),
+                    })
+                }
+                _ => {}
+            }
+            let mapping = match &app.identity_mapping {
+                Some(name) => Some(mappings.get(name.as_str()).cloned().ok_or_else(|| {
+                    BuildError::UnknownMapping {
+                        app: app.name.clone(),
+                        mapping: name.clone(),
+                    }
+                })?),
+                _ => None,
+            };
+            routes.push(Route {
+                name: app.name.clone(),
+                context_root: app.context_root.clone(),
+                scheme,
+                authority,
+                host,
+                session: app.session,
+                mapping,
+                timeout: Duration::from_secs(app.timeout_seconds.max(1)),
+                case_sensitive: app.case_sensitive_path,
+            });
+        }
+        let mut identity_headers: Vec<HeaderName> = Vec::new();
+        for m in mappings.values().filter(|m| !m.bearer) {
+            if !identity_headers.contains(&m.header) {
+                identity_headers.push(m.header.clone());
+            }
+        }
+        Ok(Routes {
+            routes,
+            path_rules: config.http.path_rules(),
+            underscores_in_headers: config.http.underscores_in_headers,
+            identity_headers,
+            api,
+            web,
+            cache: JwtCache::new(10_000),
+        })
+    }
+
+    /// The application whose context root is the longest prefix of `path` (a canonical path,
+    /// [`path::canonicalize`]).
+    pub fn route(&self, path: &str) -> Option<&Route> {
+        self.route_index(path).and_then(|i| self.routes.get(i))
+    }
+
+    /// The position in `routes` of [`Routes::route`]'s application. Of two roots of the same
+    /// length, a case-sensitive exact match wins over a case-insensitive one.
+    pub fn route_index(&self, path: &str) -> Option<usize> {
+        self.routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| root_matches(&r.context_root, path, r.case_sensitive))
+            .max_by_key(|(_, r)| (r.context_root.trim_end_matches('/').len(), r.case_sensitive))
+            .map(|(i, _)| i)
+    }
+}
+
+/// The scheme and authority of a backend URL (`http://host:port`); its path is ignored because
+/// the request path is forwarded unchanged.
+pub fn backend_base(
+    backend: &str,
+) -> Option<(hyper::http::uri::Scheme, hyper::http::uri::Authority)> {
+    let uri: Uri = backend.parse().ok()?;
+    let scheme = uri.scheme()?.clone();
+    if scheme != hyper::http::uri::Scheme::HTTP {
+        return None;
+    }
+    Some((scheme, uri.authority()?.clone()))
+}
+
+/// Whether `path` is under the context root: equal to it, or continuing with `/`; in any ASCII
+/// case unless `case_sensitive`.
+pub fn root_matches(root: &str, path: &str, case_sensitive: bool) -> bool {
+    let root = root.trim_end_matches('/');
+    let (Some(head), Some(rest)) = (path.get(..root.len()), path.get(root.len()..)) else {
+        return false;
+    };
+    let same = if case_sensitive {
+        head == root
+    } else {
+        head.eq_ignore_ascii_case(root)
+    };
+    same && (rest.is_empty() || rest.starts_with('/'))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_roots_match_on_segment_boundaries() {
+        for cs in [true, false] {
+            assert!(root_matches("/orders", "/orders", cs));
+            assert!(root_matches("/orders", "/orders/1", cs));
+            assert!(root_matches("/orders/", "/orders/1", cs));
+            assert!(!root_matches("/orders", "/ordersx", cs));
+            assert!(root_matches("/", "/anything", cs));
+            assert!(!root_matches("/a", "/", cs));
+        }
+        assert!(root_matches("/admin", "/ADMIN/x", false));
+        assert!(root_matches("/Admin", "/aDmIn", false));
+        assert!(!root_matches("/admin", "/ADMIN/x", true));
+        assert!(!root_matches("/é", "/É", false));
+    }
+
+    #[test]
+    fn backends_must_be_http_urls() {
+        assert!(backend_base("http://127.0.0.1:8080").is_some());
+        assert!(backend_base("https://x").is_none());
+        assert!(backend_base("not a url").is_none());
+    }
+}

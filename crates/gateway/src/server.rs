@@ -1,0 +1,245 @@
+//! Serving connections: the listeners, one worker thread per CPU with its own single-threaded
+//! runtime, HTTP/1.1 on each connection, TLS handshakes, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+
+use crate::coarse::{self, Deadlines};
+use crate::pool::Pool;
+use crate::proxy::{Client, Conn, Gateway, Worker};
+
+/// A listener: plain HTTP, or HTTPS with this TLS configuration.
+pub struct Listener {
+    pub tcp: tokio::net::TcpListener,
+    pub tls: Option<crate::tls::Https>,
+}
+
+/// A connection accepted by a listener, on its way to a worker.
+struct Accepted {
+    stream: std::net::TcpStream,
+    addr: SocketAddr,
+    tls: Option<crate::tls::Https>,
+}
+
+/// The number of worker threads [`serve`] runs: `SIGNET_GATEWAY_WORKERS` when set to a positive
+/// number, otherwise one per available CPU.
+pub fn default_workers() -> usize {
+    std::env::var("SIGNET_GATEWAY_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+}
+
+/// Serves connections on every listener until `shutdown` resolves, then lets in-flight requests
+/// finish (at most `grace`). Connections are spread over [`default_workers`] worker threads.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listeners: Vec<Listener>,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    serve_with_workers(gateway, listeners, shutdown, grace, default_workers()).await;
+}
+
+/// [`serve`] with `workers` worker threads. Like nginx's workers, each runs its own
+/// single-threaded runtime with its own backend connections and counters; the accept loops
+/// (on the caller's runtime) hand accepted connections to them in turn. Configuration, keys
+/// and caches stay shared.
+pub async fn serve_with_workers(
+    gateway: Arc<Gateway>,
+    listeners: Vec<Listener>,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+    workers: usize,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut queues = Vec::new();
+    let mut finished = Vec::new();
+    for id in 0..workers.max(1) {
+        let (queue, accepted) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let gateway = gateway.clone();
+        let stop = stop_rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("signet-gateway-{id}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(worker(gateway, accepted, stop, grace));
+                }
+                let _ = done_tx.send(());
+            });
+        if spawned.is_ok() {
+            queues.push(queue);
+            finished.push(done_rx);
+        }
+    }
+    if queues.is_empty() {
+        // No thread could be started: serve on the caller's runtime.
+        let (queue, accepted) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let gateway = gateway.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            worker(gateway, accepted, stop, grace).await;
+            let _ = done_tx.send(());
+        });
+        queues.push(queue);
+        finished.push(done_rx);
+    }
+    let queues = Arc::new(queues);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut accept_loops = tokio::task::JoinSet::new();
+    for listener in listeners {
+        accept_loops.spawn(accept_loop(
+            listener,
+            queues.clone(),
+            next.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    drop(queues);
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    // The accept loops end (closing their listeners and the workers' queues); each worker then
+    // waits for its connections.
+    while accept_loops.join_next().await.is_some() {}
+    let _ = tokio::time::timeout(grace + Duration::from_secs(1), async {
+        for done in finished {
+            let _ = done.await;
+        }
+    })
+    .await;
+}
+
+async fn accept_loop(
+    listener: Listener,
+    queues: Arc<Vec<tokio::sync::mpsc::UnboundedSender<Accepted>>>,
+    next: Arc<AtomicUsize>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.tcp.accept() => accepted,
+        };
+        let Ok((stream, addr)) = accepted else {
+            // Out of descriptors and the like: back off briefly instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        let turn = next.fetch_add(1, Ordering::Relaxed);
+        let Some(queue) = queues.get(turn % queues.len().max(1)) else {
+            continue;
+        };
+        let _ = queue.send(Accepted {
+            stream,
+            addr,
+            tls: listener.tls.clone(),
+        });
+    }
+}
+
+/// One worker: serves the connections it is handed until its queue closes, then waits (at most
+/// `grace`) for them to finish.
+async fn worker(
+    gateway: Arc<Gateway>,
+    mut accepted: tokio::sync::mpsc::UnboundedReceiver<Accepted>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let worker = Arc::new(Worker {
+        pool: Pool::new(),
+        metrics: gateway.metrics.shard(),
+        deadlines: Deadlines::new(),
+    });
+    let ticker = tokio::spawn(worker.deadlines.clone().run());
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    while let Some(Accepted { stream, addr, tls }) = accepted.recv().await {
+        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+            continue;
+        };
+        let gateway = gateway.clone();
+        let worker = worker.clone();
+        let stop = stop.clone();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let client = Client {
+                        addr,
+                        proto: "http",
+                        chain: Arc::new(Vec::new()),
+                    };
+                    let conn = Arc::new(Conn::new(gateway, worker, client));
+                    serve_connection(conn, TokioIo::new(stream), stop).await;
+                }
+                Some(https) => {
+                    let handshake = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        https.acceptor.accept(stream),
+                    );
+                    let Ok(Ok(tls_stream)) = handshake.await else {
+                        return;
+                    };
+                    // The verified chain, not what the client sent (it may append a forged root).
+                    let chain = match (
+                        &https.client_cas,
+                        tls_stream.get_ref().1.peer_certificates(),
+                    ) {
+                        (Some(cas), Some(presented)) => cas.verified_chain(presented),
+                        _ => Vec::new(),
+                    };
+                    let client = Client {
+                        addr,
+                        proto: "https",
+                        chain: Arc::new(chain),
+                    };
+                    let conn = Arc::new(Conn::new(gateway, worker, client));
+                    serve_connection(conn, TokioIo::new(tls_stream), stop).await;
+                }
+            }
+            drop(done);
+        });
+    }
+    drop(done_tx);
+    let _ = tokio::time::timeout(grace, done_rx.recv()).await;
+    ticker.abort();
+}
+
+async fn serve_connection<I>(
+    conn: Arc<Conn>,
+    io: TokioIo<I>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let timer = coarse::Timer(conn.worker.deadlines.clone());
+    let service = hyper::service::service_fn(move |req| conn.clone().handle(req));
+    // A client gets 30 s to send a request's headers (no slowloris holding a connection).
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(timer)
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

@@ -63,7 +63,7 @@ fn request_clock() -> i64 {
 fn load_checked(path: &Path) -> Result<Config, Vec<Box<dyn Display + Send>>> {
     match ::gateway::config::load(path) {
         Ok(config) => {
-            let problems: Vec<Box<dyn Display + Send>> = ::gateway::config::check(&config)
+            let problems: Vec<Box<dyn Display + Send>> = ::gateway::check::check(&config)
                 .into_iter()
                 .map(|p| Box::new(p) as Box<dyn Display + Send>)
                 .collect();

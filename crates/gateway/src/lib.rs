@@ -1,7 +1,7 @@
 //! PingAccess-style gateway: JWT identity mapping and auth token management.
 //!
 //! The domain logic is plain functions over data, shared by every request thread of the proxy:
-//! - [`config`]: the TOML configuration and `check`, which reports every problem at once;
+//! - [`config`]: the TOML configuration; [`check`]: every problem of one at once;
 //! - [`http`]: the canonical request path and the screening of the client's header fields;
 //! - [`identity_mapping`]: session attributes → backend JWT claims (inclusion/exclusion lists,
 //!   dot notation);
@@ -14,34 +14,35 @@
 //! - [`metrics`]: the counters behind `/pa/metrics`;
 //! - [`tls`]: the HTTPS listener with optional client certificates, and the verified chain;
 //! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications;
-//! - [`pool`], [`backend`]: one worker's backend connections, and the inline exchange of a
-//!   request without a body (RFC 9112 framing);
+//! - [`upstream`]: one worker's backend connections, and the inline exchange of a request
+//!   without a body (RFC 9112 framing);
 //! - [`token_cache`]: upstream bearer tokens already verified;
 //! - [`coarse`]: one worker's coarse deadlines.
 //!
 //! The semantics are documented in this crate's `README.md`.
 #![forbid(unsafe_code)]
 
-pub mod backend;
 mod bounded;
 pub mod coarse;
 
+pub mod check;
 pub mod config;
 pub mod http;
 pub mod identity_mapping;
 pub mod jwt_cache;
 pub mod keyset;
 pub mod metrics;
-pub mod pool;
 pub mod proxy;
 pub mod routes;
 pub mod server;
 pub mod tls;
 pub mod token;
 pub mod token_cache;
+pub mod upstream;
 pub mod web_session;
 
-pub use config::{Config, LoadError, Problem};
+pub use check::{check, Problem};
+pub use config::{Config, LoadError};
 pub use identity_mapping::Mapping;
 pub use jwt_cache::{CacheKey, ClaimsDigest, JwtCache};
 pub use keyset::{Jwks, Keyset, KeysetError, SigningKey};

@@ -18,7 +18,6 @@ use hyper_util::rt::TokioExecutor;
 use jose::Validation;
 use serde_json::{Map, Value};
 
-use crate::backend;
 use crate::coarse::{self, Deadlines};
 use crate::config::Session;
 use crate::http::headers::{
@@ -30,10 +29,11 @@ use crate::identity_mapping::{self};
 use crate::jwt_cache::{self, CacheKey};
 use crate::keyset::{Keyset, SigningKey};
 use crate::metrics::{Metrics, MetricsShard};
-use crate::pool::{BackendError, Pool};
 use crate::routes::{MappingRuntime, Route, Routes};
 use crate::token::{self};
 use crate::token_cache::VerifiedToken;
+use crate::upstream::http1 as backend;
+use crate::upstream::{BackendError, Pool};
 use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
 
 pub use crate::http::respond::{Body, BoxError};

@@ -9,8 +9,8 @@ use std::time::Duration;
 use hyper_util::rt::TokioIo;
 
 use crate::coarse::{self, Deadlines};
-use crate::pool::Pool;
 use crate::proxy::{Client, Conn, Gateway, Worker};
+use crate::upstream::Pool;
 
 /// A listener: plain HTTP, or HTTPS with this TLS configuration.
 pub struct Listener {

@@ -71,7 +71,7 @@ impl TokenProfile {
         self
     }
 
-    /// The profile of a configured mapping (which `config::check` has accepted).
+    /// The profile of a configured mapping (which `check::check` has accepted).
     pub fn from_config(
         auth_token: &AuthToken,
         mapping: &IdentityMapping,

@@ -1,7 +1,7 @@
 //! The backend side of a request without a body (the common `GET`): an HTTP/1.1 exchange written
 //! and read inline by the request's own task on a pooled connection, with no connection task or
 //! channel in between. Requests with a body go through hyper's client connection instead
-//! ([`crate::pool`]).
+//! ([`super::pool`]).
 //!
 //! The response is framed as RFC 9112 §6.3 says: no body for `HEAD`, `1xx`, `204` and `304`;
 //! `Transfer-Encoding` ending in `chunked` is decoded (trailer fields are dropped); another
@@ -23,14 +23,15 @@ use hyper::{Method, Response, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::pool::Release;
-
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// Most response header fields accepted.
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
+
+/// Where a connection goes once a response was read to its end (the pool's way back).
+pub type Release = Box<dyn FnOnce(Connection) + Send + Sync>;
 
 /// A kept-alive backend connection and the bytes read past the last response.
 pub struct Connection {
@@ -374,7 +375,7 @@ impl ResponseBody {
         let conn = self.conn.take();
         let release = self.release.take();
         if let (Some(conn), Some(release), true) = (conn, release, self.keep_alive) {
-            release.release(conn);
+            release(conn);
         }
     }
 

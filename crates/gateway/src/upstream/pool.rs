@@ -17,7 +17,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 
-use crate::backend::{self, ExchangeError, ResponseBody};
+use super::http1::{self as backend, ExchangeError, ResponseBody};
 
 /// How long a connection may sit idle in the pool and still be reused.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -167,10 +167,10 @@ impl Pool {
             };
             match conn.exchange(method, head).await {
                 Ok(mut response) => {
-                    response.body_mut().on_done(Release {
-                        pool: self.clone(),
-                        slot,
-                    });
+                    let pool = self.clone();
+                    response
+                        .body_mut()
+                        .on_done(Box::new(move |conn| pool.put_plain(slot, conn)));
                     return Ok(response);
                 }
                 Err(ExchangeError::NotSent) if reused && !retried => retried = true,
@@ -272,18 +272,6 @@ impl Body for ClientBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-/// Where a plain connection goes back once its response was read to the end.
-pub struct Release {
-    pool: Arc<Pool>,
-    slot: usize,
-}
-
-impl Release {
-    pub fn release(self, conn: backend::Connection) {
-        self.pool.put_plain(self.slot, conn);
     }
 }
 

@@ -15,23 +15,19 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
-use jose::Validation;
 use serde_json::{Map, Value};
 
 use crate::coarse::{self, Deadlines};
 use crate::config::Session;
-use crate::http::headers::{
-    self as fields, bearer_token, ip_value, outgoing, outgoing_map, Outgoing,
-};
+use crate::http::headers::{self as fields, ip_value, outgoing, outgoing_map, Outgoing};
 use crate::http::path::{self};
 use crate::http::respond::{full, json_response, redirect, with_type, Failure};
-use crate::identity_mapping::{self};
-use crate::jwt_cache::{self, CacheKey};
-use crate::keyset::{Keyset, SigningKey};
+use crate::identity;
+use crate::keyset::Keyset;
 use crate::metrics::{Metrics, MetricsShard};
-use crate::routes::{MappingRuntime, Route, Routes};
+use crate::routes::{Route, Routes};
+use crate::session::api::{self, ApiRequest, Memo};
 use crate::token::{self};
-use crate::token_cache::VerifiedToken;
 use crate::upstream::http1 as backend;
 use crate::upstream::{BackendError, Pool};
 use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
@@ -147,158 +143,6 @@ impl Gateway {
             response.headers_mut().insert(header::CACHE_CONTROL, cc);
         }
         response
-    }
-
-    /// An `api` session's request: the bearer token verified (or the connection's last token,
-    /// its claims validated again against the clock) and, with a mapping, the mapped header
-    /// value. `Err` is the response to send instead (`401`, or `500` when signing fails).
-    #[allow(clippy::too_many_arguments)]
-    fn api_session(
-        &self,
-        conn: &Conn,
-        snapshot: &Snapshot,
-        index: usize,
-        route: &Route,
-        headers: &HeaderMap,
-        keyset: &Keyset,
-        now: i64,
-    ) -> Result<Option<HeaderValue>, Box<Response<Body>>> {
-        let routes = &snapshot.routes;
-        let Some(api) = &routes.api else {
-            return Err(Box::new(unauthorized("no api session is configured")));
-        };
-        let required = || Box::new(unauthorized("a bearer token is required"));
-        let authorization = headers.get(header::AUTHORIZATION).ok_or_else(required)?;
-        let verifier_generation = api.generation();
-        let mut state = conn.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let still_valid = match &mut state.memo {
-            Some(memo)
-                if memo.routes_generation == snapshot.generation
-                    && memo.verifier_generation == verifier_generation
-                    && *memo.authorization == *authorization.as_bytes() =>
-            {
-                memo.validation.now = Some(now);
-                jose::jwt::validate(
-                    &memo.verified.header,
-                    &memo.verified.claims,
-                    &memo.validation,
-                )
-                .is_ok()
-            }
-            _ => false,
-        };
-        if !still_valid {
-            state.memo = None;
-            let token = bearer_token(headers).ok_or_else(required)?;
-            let validation = Validation {
-                now: Some(now),
-                ..api.validation.clone()
-            };
-            match api.tokens.verify(&api.verifier(), token, &validation) {
-                Ok(verified) => {
-                    state.memo = Some(Memo {
-                        authorization: authorization.as_bytes().into(),
-                        routes_generation: snapshot.generation,
-                        verifier_generation,
-                        verified,
-                        validation,
-                        mapped: None,
-                    })
-                }
-                Err(e) => {
-                    return Err(Box::new(unauthorized(&format!(
-                        "the bearer token is not valid: {e}"
-                    ))))
-                }
-            }
-        }
-        let (Some(m), Some(memo)) = (&route.mapping, state.memo.as_mut()) else {
-            return Ok(None);
-        };
-        let mapped = match &mut memo.mapped {
-            Some(mapped) if mapped.route == index => mapped,
-            slot => {
-                let attributes = identity_mapping::apply(&m.mapping, &memo.verified.claims);
-                slot.insert(MappedMemo {
-                    route: index,
-                    identity: token::identity_claims(&m.profile, attributes, &conn.client.chain),
-                    jwt: None,
-                })
-            }
-        };
-        let key = keyset.active_signing_key(now);
-        if !m.cache {
-            return match token::issue(&m.profile, &mapped.identity, now, key) {
-                Ok(jwt) => Ok(mapped_value(m, &jwt.token)),
-                Err(e) => Err(Box::new(token_error(&e))),
-            };
-        }
-        if let Some(jwt) = &mapped.jwt {
-            if now < jwt.renew_at && jwt.kid == *key.kid() {
-                conn.worker.metrics.cache_hit();
-                return Ok(Some(jwt.value.clone()));
-            }
-        }
-        let (jwt, renew_at) = self
-            .cached_jwt(routes, m, &mapped.identity, key, now, &conn.worker.metrics)
-            .map_err(|e| Box::new(token_error(&e)))?;
-        let value = mapped_value(m, &jwt);
-        mapped.jwt = value.clone().map(|value| MemoJwt {
-            value,
-            kid: key.kid().clone(),
-            renew_at,
-        });
-        Ok(value)
-    }
-
-    /// The JWT for these identity claims from the JWT cache (issued and cached on a miss), and
-    /// when it is due for renewal.
-    fn cached_jwt(
-        &self,
-        routes: &Routes,
-        m: &MappingRuntime,
-        identity: &Map<String, Value>,
-        key: &SigningKey,
-        now: i64,
-        metrics: &MetricsShard,
-    ) -> Result<(Arc<str>, i64), token::TokenError> {
-        let cache_key = CacheKey::new(
-            m.mapping.name().clone(),
-            jwt_cache::claims_digest(identity),
-            key.kid().clone(),
-        );
-        if let Some(found) = routes.cache.get_with_renewal(&cache_key, now) {
-            metrics.cache_hit();
-            return Ok(found);
-        }
-        metrics.cache_miss();
-        let jwt = token::issue(&m.profile, identity, now, key)?;
-        routes.cache.insert(cache_key, &jwt);
-        Ok((
-            jwt.token,
-            jwt_cache::renew_at(jwt.issued_at, jwt.expires_at),
-        ))
-    }
-
-    /// The mapped JWT for these attributes (a `web` session's), cached when the mapping says so.
-    fn mapped_jwt(
-        &self,
-        routes: &Routes,
-        m: &MappingRuntime,
-        attributes: &Map<String, Value>,
-        chain: &[Vec<u8>],
-        keyset: &Keyset,
-        metrics: &MetricsShard,
-    ) -> Result<Arc<str>, token::TokenError> {
-        let now = (self.now)();
-        let mapped = identity_mapping::apply(&m.mapping, attributes);
-        let identity = token::identity_claims(&m.profile, mapped, chain);
-        let key = keyset.active_signing_key(now);
-        if !m.cache {
-            return token::issue(&m.profile, &identity, now, key).map(|jwt| jwt.token);
-        }
-        self.cached_jwt(routes, m, &identity, key, now, metrics)
-            .map(|(jwt, _)| jwt)
     }
 
     fn web_key<'a>(&'a self, web: &'a WebRuntime) -> &'a SealKey {
@@ -497,17 +341,20 @@ impl Gateway {
             Session::Api => {
                 let now = (self.now)();
                 let keyset = conn.keyset();
-                match self.api_session(
-                    conn,
-                    snapshot,
-                    index,
+                let request = ApiRequest {
+                    routes,
+                    routes_generation: snapshot.generation,
+                    route_index: index,
                     route,
-                    &parts.headers,
-                    &keyset.keyset,
+                    chain: &conn.client.chain,
+                    keyset: &keyset.keyset,
+                    metrics: &conn.worker.metrics,
                     now,
-                ) {
+                };
+                let mut state = conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+                match api::authenticate(&mut state.memo, &request, &parts.headers) {
                     Ok(value) => mapped = value,
-                    Err(response) => return *response,
+                    Err(failure) => return failure.response(),
                 }
             }
             Session::Web => match self.web_session(routes, &parts, &conn.client) {
@@ -515,15 +362,16 @@ impl Gateway {
                     set_cookie = reseal;
                     if let Some(m) = &route.mapping {
                         let keyset = conn.keyset();
-                        match self.mapped_jwt(
-                            routes,
+                        match identity::mapped_jwt(
+                            &routes.cache,
                             m,
                             &attrs,
                             &conn.client.chain,
                             &keyset.keyset,
+                            (self.now)(),
                             &conn.worker.metrics,
                         ) {
-                            Ok(jwt) => mapped = mapped_value(m, &jwt),
+                            Ok(jwt) => mapped = identity::mapped_value(m, &jwt),
                             Err(e) => return token_error(&e),
                         }
                     }
@@ -669,21 +517,8 @@ fn bad_gateway(route: &Route, detail: &str) -> Response<Body> {
     .response()
 }
 
-fn unauthorized(message: &str) -> Response<Body> {
-    Failure::Unauthorized(message.to_owned()).response()
-}
-
 fn token_error(e: &token::TokenError) -> Response<Body> {
     Failure::Token(e.to_string()).response()
-}
-
-/// The header value for a mapped JWT (`Bearer …` when mapped as a bearer token).
-fn mapped_value(m: &MappingRuntime, jwt: &str) -> Option<HeaderValue> {
-    if m.bearer {
-        HeaderValue::from_str(&format!("Bearer {jwt}")).ok()
-    } else {
-        HeaderValue::from_str(jwt).ok()
-    }
 }
 
 /// One worker thread's own resources.
@@ -723,35 +558,6 @@ struct ConnState {
     routes: Option<Arc<Snapshot>>,
     keyset: Option<Arc<KeysetSnapshot>>,
     memo: Option<Memo>,
-}
-
-/// The last bearer token of this connection, verified, with what was mapped from it. It is used
-/// only while the routing table and the upstream keys are the ones it was made with, and its
-/// claims are validated against the clock on every request.
-struct Memo {
-    /// The `Authorization` header that carried it, byte for byte.
-    authorization: Box<[u8]>,
-    routes_generation: u64,
-    verifier_generation: u64,
-    verified: Arc<VerifiedToken>,
-    /// The `[api_session]` checks; `now` is set per request.
-    validation: Validation,
-    mapped: Option<MappedMemo>,
-}
-
-/// The identity claims of the memo's token for one application's mapping (the connection's
-/// client certificate, if any, included), and the cached JWT for them.
-struct MappedMemo {
-    route: usize,
-    identity: Map<String, Value>,
-    jwt: Option<MemoJwt>,
-}
-
-/// A JWT from the JWT cache, reused until its renewal time or until the signing key changes.
-struct MemoJwt {
-    value: HeaderValue,
-    kid: Arc<str>,
-    renew_at: i64,
 }
 
 impl Conn {

@@ -13,7 +13,7 @@ use ::gateway::config::{Config, Session};
 use ::gateway::proxy::Gateway;
 use ::gateway::routes::Routes;
 use ::gateway::server::Listener;
-use ::gateway::web_session::{Provider, WebRuntime};
+use ::gateway::session::web::{Provider, WebRuntime};
 use ::gateway::Keyset;
 
 use crate::exit::{usage, Outcome};

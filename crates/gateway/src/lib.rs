@@ -41,7 +41,6 @@ pub mod tls;
 pub mod token;
 pub mod token_cache;
 pub mod upstream;
-pub mod web_session;
 
 pub use check::{check, Problem};
 pub use config::{Config, LoadError};

@@ -15,22 +15,22 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Map, Value};
 
 use crate::coarse::{self, Deadlines};
 use crate::config::Session;
 use crate::http::headers::{self as fields, ip_value, outgoing, outgoing_map, Outgoing};
 use crate::http::path::{self};
-use crate::http::respond::{full, json_response, redirect, with_type, Failure};
+use crate::http::respond::{full, json_response, with_type, Failure};
 use crate::identity;
 use crate::keyset::Keyset;
 use crate::metrics::{Metrics, MetricsShard};
 use crate::routes::{Route, Routes};
 use crate::session::api::{self, ApiRequest, Memo};
+use crate::session::login::{self, WebContext, WebOutcome};
+use crate::session::web::{self, SealKey};
 use crate::token::{self};
 use crate::upstream::http1 as backend;
 use crate::upstream::{BackendError, Pool};
-use crate::web_session::{self, Freshness, LoginData, SealKey, SessionData, WebRuntime};
 
 pub use crate::http::respond::{Body, BoxError};
 
@@ -53,7 +53,7 @@ pub struct Gateway {
     keyset_generation: AtomicU64,
     pub metrics: Metrics,
     /// For the `[web_session]` provider's token and userinfo endpoints (http or https).
-    pub provider_client: web_session::ProviderClient,
+    pub provider_client: web::ProviderClient,
     /// The session cookie key when `cookie_secret` is not configured (made at start-up).
     pub web_key: SealKey,
     pub now: fn() -> i64,
@@ -145,184 +145,12 @@ impl Gateway {
         response
     }
 
-    fn web_key<'a>(&'a self, web: &'a WebRuntime) -> &'a SealKey {
-        web.key.as_ref().unwrap_or(&self.web_key)
-    }
-
-    /// A `web` application's request: the session's attributes (and a re-sealed cookie when
-    /// `last-seen` is due), or a redirect to the provider to log in.
-    fn web_session(
-        &self,
-        routes: &Routes,
-        parts: &hyper::http::request::Parts,
-        client: &Client,
-    ) -> WebOutcome {
-        let Some(web) = &routes.web else {
-            return WebOutcome::Respond(
-                Failure::Internal {
-                    code: "no_web_session",
-                    message: "no [web_session] is configured".into(),
-                }
-                .response(),
-            );
-        };
-        let now = (self.now)();
-        let key = self.web_key(web);
-        let name = &web.config.cookie_name;
-        let session = web_session::cookie(&parts.headers, name)
-            .and_then(|v| web_session::open_json::<SessionData>(key, name, v));
-        if let Some(mut s) = session {
-            let state = web_session::freshness(
-                &s,
-                now,
-                web.config.idle_timeout_minutes,
-                web.config.session_timeout_minutes,
-            );
-            if let Freshness::Valid { reseal } = state {
-                let mut cookie = None;
-                if reseal {
-                    s.seen = now;
-                    cookie = web_session::seal_json(key, name, &s).ok().map(|v| {
-                        web_session::set_cookie(name, &v, "/", None, client.proto == "https")
-                    });
-                }
-                return WebOutcome::Session {
-                    attrs: s.attrs,
-                    reseal: cookie,
-                };
-            }
+    fn web_context(&self) -> WebContext<'_> {
+        WebContext {
+            default_key: &self.web_key,
+            provider_client: &self.provider_client,
+            now: (self.now)(),
         }
-        WebOutcome::Respond(self.start_login(web, parts, client, now))
-    }
-
-    /// 302 to the provider's authorization endpoint, with the login in a sealed cookie.
-    fn start_login(
-        &self,
-        web: &WebRuntime,
-        parts: &hyper::http::request::Parts,
-        client: &Client,
-        now: i64,
-    ) -> Response<Body> {
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
-        let Some(redirect_uri) =
-            web_session::redirect_uri(web.config.redirect_uri.as_deref(), client.proto, host)
-        else {
-            return Failure::BadRequest(
-                "a Host header is needed to log in (or set [web_session] redirect_uri)".into(),
-            )
-            .response();
-        };
-        let url = parts
-            .uri
-            .path_and_query()
-            .map_or("/", hyper::http::uri::PathAndQuery::as_str);
-        let login_name = web.login_cookie();
-        let sealed = LoginData::new(url, &redirect_uri, now).and_then(|login| {
-            let sealed = web_session::seal_json(self.web_key(web), &login_name, &login)?;
-            Ok((login, sealed))
-        });
-        let (login, sealed) = match sealed {
-            Ok(x) => x,
-            Err(e) => {
-                return Failure::Internal {
-                    code: "login_error",
-                    message: e.to_string(),
-                }
-                .response()
-            }
-        };
-        let location = web_session::authorization_url(
-            &web.provider,
-            &web.config.client_id,
-            &web.scope(),
-            &login,
-        );
-        let cookie = web_session::set_cookie(
-            &login_name,
-            &sealed,
-            "/pa/oidc",
-            Some(web_session::LOGIN_LIFETIME_SECONDS),
-            client.proto == "https",
-        );
-        redirect(&location, &[cookie])
-    }
-
-    /// `GET /pa/oidc/cb?code&state`: redeems the code, verifies the ID token, reads userinfo,
-    /// sets the session cookie and returns to the original URL.
-    async fn oidc_callback(&self, req: Request<Incoming>, client: &Client) -> Response<Body> {
-        let routes = self.current_routes();
-        let Some(web) = &routes.web else {
-            return Failure::NotFound("no [web_session] is configured".into()).response();
-        };
-        let now = (self.now)();
-        match self.finish_login(web, &req, now).await {
-            Ok((url, session)) => {
-                let secure = client.proto == "https";
-                let name = &web.config.cookie_name;
-                let clear =
-                    web_session::set_cookie(&web.login_cookie(), "", "/pa/oidc", Some(0), secure);
-                redirect(
-                    &url,
-                    &[
-                        web_session::set_cookie(name, &session, "/", None, secure),
-                        clear,
-                    ],
-                )
-            }
-            Err(e) => {
-                let status = match e {
-                    web_session::WebError::Call { .. } | web_session::WebError::Random => {
-                        StatusCode::BAD_GATEWAY
-                    }
-                    web_session::WebError::TooLarge(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                Failure::Login {
-                    status,
-                    message: e.to_string(),
-                }
-                .response()
-            }
-        }
-    }
-
-    async fn finish_login(
-        &self,
-        web: &WebRuntime,
-        req: &Request<Incoming>,
-        now: i64,
-    ) -> Result<(String, String), web_session::WebError> {
-        use web_session::WebError;
-        let key = self.web_key(web);
-        let login_name = web.login_cookie();
-        let login = web_session::cookie(req.headers(), &login_name)
-            .and_then(|v| web_session::open_json::<LoginData>(key, &login_name, v))
-            .filter(|l| now < l.exp)
-            .ok_or(WebError::NoLogin)?;
-        let (code, state, error) = web_session::callback_params(req.uri().query());
-        if !state.is_some_and(|s| web_session::same(&s, &login.state)) {
-            return Err(WebError::State);
-        }
-        if let Some((error, description)) = error {
-            return Err(WebError::Provider { error, description });
-        }
-        let code = code.ok_or(WebError::NoCode)?;
-        let tokens = web_session::redeem(&self.provider_client, web, &code, &login).await?;
-        let id_claims = web_session::verify_id_token(web, &tokens.id_token, &login.nonce, now)?;
-        let info =
-            web_session::userinfo(&self.provider_client, web, tokens.access_token.as_deref())
-                .await?;
-        let attrs = web_session::merge_attributes(&id_claims, info.as_ref())?;
-        let session = SessionData {
-            iat: now,
-            seen: now,
-            attrs,
-        };
-        let sealed = web_session::seal_json(key, &web.config.cookie_name, &session)?;
-        Ok((login.url, sealed))
     }
 
     async fn forward(
@@ -357,32 +185,34 @@ impl Gateway {
                     Err(failure) => return failure.response(),
                 }
             }
-            Session::Web => match self.web_session(routes, &parts, &conn.client) {
-                WebOutcome::Session { attrs, reseal } => {
-                    set_cookie = reseal;
-                    if let Some(m) = &route.mapping {
-                        let keyset = conn.keyset();
-                        match identity::mapped_jwt(
-                            &routes.cache,
-                            m,
-                            &attrs,
-                            &conn.client.chain,
-                            &keyset.keyset,
-                            (self.now)(),
-                            &conn.worker.metrics,
-                        ) {
-                            Ok(jwt) => mapped = identity::mapped_value(m, &jwt),
-                            Err(e) => return token_error(&e),
+            Session::Web => {
+                match login::session(&self.web_context(), routes, &parts, conn.client.proto) {
+                    WebOutcome::Session { attrs, reseal } => {
+                        set_cookie = reseal;
+                        if let Some(m) = &route.mapping {
+                            let keyset = conn.keyset();
+                            match identity::mapped_jwt(
+                                &routes.cache,
+                                m,
+                                &attrs,
+                                &conn.client.chain,
+                                &keyset.keyset,
+                                (self.now)(),
+                                &conn.worker.metrics,
+                            ) {
+                                Ok(jwt) => mapped = identity::mapped_value(m, &jwt),
+                                Err(e) => return token_error(&e),
+                            }
                         }
                     }
+                    WebOutcome::Respond(response) => return response,
                 }
-                WebOutcome::Respond(response) => return response,
-            },
+            }
             Session::None => {}
         }
         if let Some(web) = &routes.web {
             let login = web.login_cookie();
-            web_session::remove_cookies(
+            web::remove_cookies(
                 &mut parts.headers,
                 &[web.config.cookie_name.as_str(), login.as_str()],
             );
@@ -626,8 +456,10 @@ impl Conn {
                 Bytes::from_static(b"{\"status\":\"ok\"}"),
             ));
         }
-        if path == web_session::CALLBACK_PATH {
-            let response = gateway.oidc_callback(req, &self.client).await;
+        if path == web::CALLBACK_PATH {
+            let routes = gateway.current_routes();
+            let cx = gateway.web_context();
+            let response = login::callback(&cx, &routes, req, self.client.proto).await;
             self.worker.metrics.request("", response.status());
             return Ok(response);
         }
@@ -735,14 +567,4 @@ fn prepare(
         metrics.dropped_fields(dropped);
     }
     Ok(route)
-}
-
-/// What a `web` application's request found.
-enum WebOutcome {
-    Session {
-        attrs: Map<String, Value>,
-        /// A `Set-Cookie` with the refreshed `last-seen`.
-        reseal: Option<String>,
-    },
-    Respond(Response<Body>),
 }

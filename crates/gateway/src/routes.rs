@@ -13,9 +13,9 @@ use crate::config::{Config, Session};
 use crate::http::path::PathRules;
 use crate::identity_mapping::Mapping;
 use crate::jwt_cache::JwtCache;
+use crate::session::web::WebRuntime;
 use crate::token::TokenProfile;
 use crate::token_cache::TokenCache;
-use crate::web_session::WebRuntime;
 
 /// Why a configuration cannot become a routing table.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,7 @@
-//! Where a request's user attributes come from: [`api`] (a bearer token) and `web` (an OIDC
-//! login and a sealed cookie, in `crate::web_session`).
+//! Where a request's user attributes come from: [`api`] (a bearer token), or a `web` login
+//! ([`web`]: OIDC against the provider and the sealed cookie; [`login`]: its hooks in the
+//! request path).
 
 pub mod api;
+pub mod login;
+pub mod web;

@@ -53,14 +53,6 @@ pub fn jwks_url(url: &str) -> Result<KeySet> {
     crate::input::key_set(&get(url)?, url)
 }
 
-/// The issuer's OIDC discovery document (`{issuer}/.well-known/openid-configuration`).
-pub fn discovery_document(issuer: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
-    let base = issuer.trim_end_matches('/');
-    let url = format!("{base}/.well-known/openid-configuration");
-    jose::json::parse_object(&get(&url)?, jose::Part::Payload)
-        .map_err(|e| anyhow!("{url}: not a discovery document: {e}"))
-}
-
 /// OIDC discovery: the issuer's JWK Set. The discovery document's `issuer` must equal the URL
 /// given (OpenID Connect Discovery §4.3).
 pub fn discover(issuer: &str) -> Result<KeySet> {

@@ -1,19 +1,15 @@
 //! `signet gateway`: the PingAccess-style identity-mapping reverse proxy. `--check` validates a
 //! configuration; otherwise the gateway serves it until SIGINT/SIGTERM (SIGHUP reloads it).
 
-use std::fmt::Display;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
 
-use ::gateway::config::{Config, Session};
 use ::gateway::proxy::Gateway;
-use ::gateway::routes::Routes;
 use ::gateway::server::Listener;
-use ::gateway::session::web::{Provider, WebRuntime};
 use ::gateway::Keyset;
 
 use crate::exit::{usage, Outcome};
@@ -39,10 +35,6 @@ pub struct GatewayArgs {
     pub listen_https: Option<String>,
 }
 
-/// How often the keyset file is re-read (and rolled when due).
-const KEYSET_REFRESH: Duration = Duration::from_secs(30);
-/// How often an `[api_session]` JWK Set URL is fetched again.
-const UPSTREAM_JWKS_REFRESH: Duration = Duration::from_secs(300);
 /// How long in-flight requests may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -59,87 +51,12 @@ fn request_clock() -> i64 {
     fixed.unwrap_or_else(jose::time::now)
 }
 
-/// Every problem of the configuration at `path`, or the configuration.
-fn load_checked(path: &Path) -> Result<Config, Vec<Box<dyn Display + Send>>> {
-    match ::gateway::config::load(path) {
-        Ok(config) => {
-            let problems: Vec<Box<dyn Display + Send>> = ::gateway::check::check(&config)
-                .into_iter()
-                .map(|p| Box::new(p) as Box<dyn Display + Send>)
-                .collect();
-            if problems.is_empty() {
-                Ok(config)
-            } else {
-                Err(problems)
-            }
-        }
-        Err(e) => Err(vec![Box::new(e)]),
-    }
-}
-
-fn is_url(spec: &str) -> bool {
-    spec.starts_with("http://") || spec.starts_with("https://")
-}
-
-/// The routing table of a checked configuration, with the upstream JWK Set fetched or read, and
-/// the JWK Set URL to re-fetch periodically (if it is one).
-fn build_routes(config: &Config) -> anyhow::Result<(Routes, Option<String>)> {
-    let needs_api = config
-        .applications
-        .iter()
-        .any(|a| a.session == Session::Api);
-    let (upstream, url) = match &config.api_session {
-        Some(api) if needs_api => {
-            let spec = if is_url(&api.jwks) {
-                api.jwks.clone()
-            } else {
-                config.resolve(&api.jwks).to_string_lossy().into_owned()
-            };
-            let keys = crate::fetch::jwks(&spec).context("[api_session] jwks")?;
-            (Some(keys), is_url(&spec).then_some(spec))
-        }
-        _ => (None, None),
-    };
-    let needs_web = config
-        .applications
-        .iter()
-        .any(|a| a.session == Session::Web);
-    let web = match &config.web_session {
-        Some(web) if needs_web => Some(discover_web(web).context("[web_session] issuer")?),
-        _ => None,
-    };
-    let routes = Routes::build(config, upstream, web).map_err(|e| anyhow!(e))?;
-    Ok((routes, url))
-}
-
-/// The `[web_session]` provider: its discovery document and JWK Set (blocking; called at start
-/// and from `spawn_blocking` on reload).
-fn discover_web(web: &::gateway::config::WebSession) -> anyhow::Result<WebRuntime> {
-    let doc = crate::fetch::discovery_document(&web.issuer)?;
-    let provider = Provider::from_discovery(&web.issuer, &doc)?;
-    // The provider's document names this URL: it is fetched, never read as a local file.
-    let keys = crate::fetch::jwks_url(&provider.jwks_uri)?;
-    Ok(WebRuntime::new(web.clone(), provider, keys)?)
-}
-
-/// Loads, checks and compiles the configuration (for SIGHUP).
-fn reload(path: &Path) -> anyhow::Result<(Routes, Option<String>)> {
-    let config = load_checked(path).map_err(|problems| {
-        anyhow!(problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "))
-    })?;
-    build_routes(&config)
-}
-
 pub fn run(a: &GatewayArgs) -> Outcome {
     let Some(path) = a.config.as_ref().or(a.file.as_ref()) else {
         usage!("--config FILE is required");
     };
     let name = path.display();
-    let config = match load_checked(path) {
+    let config = match ::gateway::runtime::load_checked(path) {
         Ok(config) => config,
         Err(problems) => {
             for problem in &problems {
@@ -178,7 +95,6 @@ pub fn run(a: &GatewayArgs) -> Outcome {
         }
         None => None,
     };
-    let (routes, jwks_url) = build_routes(&config)?;
     let algorithm = config
         .auth_token
         .algorithm()
@@ -201,17 +117,19 @@ pub fn run(a: &GatewayArgs) -> Outcome {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(path.clone(), http, tls, (routes, jwks_url), keyset))?;
+    runtime.block_on(serve(path.clone(), &config, http, tls, keyset))?;
     Ok(())
 }
 
 async fn serve(
     path: PathBuf,
+    config: &::gateway::Config,
     http: Option<String>,
     tls: Option<(String, ::gateway::tls::Https)>,
-    (routes, jwks_url): (Routes, Option<String>),
     keyset: Keyset,
 ) -> anyhow::Result<()> {
+    let client = ::gateway::fetch::http_client().context("cannot start the HTTP client")?;
+    let routes = ::gateway::runtime::build_routes(&client, config).await?;
     // Signal handlers first, so a signal after the "listening" line always stops gracefully.
     let signal = crate::serve::shutdown()?;
     let mut listeners = Vec::new();
@@ -228,80 +146,15 @@ async fn serve(
             tls: Some(https),
         });
     }
-    let gateway =
-        Arc::new(Gateway::new(routes, keyset, request_clock).context("cannot start the gateway")?);
-
-    // The keyset: re-read and rolled off the request path, then swapped in.
-    let refresher = gateway.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(KEYSET_REFRESH);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let mut next = (*refresher.current_keyset()).clone();
-            let result = tokio::task::spawn_blocking(move || {
-                next.refresh(crate::clock::now()).map(|c| (c, next))
-            })
-            .await;
-            match result {
-                Ok(Ok((true, next))) => refresher.swap_keyset(next),
-                Ok(Ok((false, _))) => {}
-                Ok(Err(e)) => eprintln!("signet gateway: keyset refresh failed: {e}"),
-                Err(e) => eprintln!("signet gateway: keyset refresh failed: {e}"),
-            }
-        }
-    });
-
-    // The upstream JWK Set URL (the one of the configuration in force) is fetched again
-    // periodically; a failure keeps the keys already known.
-    let (url_tx, url_rx) = tokio::sync::watch::channel(jwks_url);
-    let upstream = gateway.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(UPSTREAM_JWKS_REFRESH);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let Some(url) = url_rx.borrow().clone() else {
-                continue;
-            };
-            let fetched = tokio::task::spawn_blocking(move || crate::fetch::jwks(&url)).await;
-            match fetched {
-                Ok(Ok(keys)) => {
-                    if let Some(api) = &upstream.current_routes().api {
-                        api.set_keys(keys);
-                    }
-                }
-                Ok(Err(e)) => eprintln!("signet gateway: [api_session] jwks refresh failed: {e:#}"),
-                Err(e) => eprintln!("signet gateway: [api_session] jwks refresh failed: {e}"),
-            }
-        }
-    });
-
-    // SIGHUP: a new routing table for new requests; in-flight ones keep theirs.
-    let reloader = gateway.clone();
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .context("SIGHUP handler")?;
-    tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            let p = path.clone();
-            match tokio::task::spawn_blocking(move || reload(&p)).await {
-                Ok(Ok((routes, url))) => {
-                    reloader.swap_routes(routes);
-                    let _ = url_tx.send(url);
-                    eprintln!("signet gateway: configuration reloaded");
-                }
-                Ok(Err(e)) => eprintln!(
-                    "signet gateway: reload ignored, the new configuration is not valid: {e:#}"
-                ),
-                Err(e) => eprintln!("signet gateway: reload failed: {e}"),
-            }
-        }
-    });
-
+    let gateway = Arc::new(
+        Gateway::new(routes, keyset, request_clock, client).context("cannot start the gateway")?,
+    );
     let shutdown = async move {
         signal.await;
         eprintln!("signet gateway: shutting down");
     };
-    ::gateway::server::serve(gateway, listeners, shutdown, SHUTDOWN_GRACE).await;
+    ::gateway::runtime::run(gateway, path, listeners, shutdown, SHUTDOWN_GRACE)
+        .await
+        .context("SIGHUP handler")?;
     Ok(())
 }

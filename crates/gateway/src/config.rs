@@ -117,6 +117,14 @@ pub struct ApiSession {
     /// A JWK Set file, or an http(s) URL.
     pub jwks: String,
     pub audience: String,
+    /// A token whose `kid` the JWK Set URL's keys lack makes the gateway fetch the set again,
+    /// at most once per this many seconds (default 30).
+    #[serde(default = "default_refetch_interval")]
+    pub jwks_refetch_min_interval_seconds: u64,
+}
+
+fn default_refetch_interval() -> u64 {
+    30
 }
 
 /// `[web_session]`: OIDC login against any provider.
@@ -142,6 +150,10 @@ pub struct WebSession {
     /// key made at start-up.
     #[serde(default)]
     pub cookie_secret: Option<String>,
+    /// An ID token whose `kid` the provider's `jwks_uri` keys lack makes the gateway fetch them
+    /// again, at most once per this many seconds (default 30).
+    #[serde(default = "default_refetch_interval")]
+    pub jwks_refetch_min_interval_seconds: u64,
 }
 
 fn default_scopes() -> Vec<String> {

@@ -11,6 +11,9 @@
 //! - [`routes`]: a checked configuration compiled into the routing table;
 //! - [`proxy`]: the request pipeline (prepare, route, session, identity, upstream);
 //! - [`server`]: listeners, worker threads, connections and graceful shutdown;
+//! - [`runtime`]: building routes (fetching keys, discovery), refreshes, reloads, serving;
+//! - [`fetch`], [`jwks_source`]: the one HTTP client for providers, and upstream keys fetched
+//!   again when a token names an unknown `kid`;
 //! - [`metrics`]: the counters behind `/pa/metrics`;
 //! - [`tls`]: the HTTPS listener with optional client certificates, and the verified chain;
 //! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications;
@@ -27,14 +30,17 @@ pub mod coarse;
 
 pub mod check;
 pub mod config;
+pub mod fetch;
 pub mod http;
 pub mod identity;
 pub mod identity_mapping;
+pub mod jwks_source;
 pub mod jwt_cache;
 pub mod keyset;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;
+pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod tls;

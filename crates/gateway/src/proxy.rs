@@ -5,16 +5,12 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::rt::TokioExecutor;
 
 use crate::coarse::{self, Deadlines};
 use crate::config::Session;
@@ -60,22 +56,14 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Fails only when the system has no trust roots or random bytes.
-    pub fn new(routes: Routes, keyset: Keyset, now: fn() -> i64) -> std::io::Result<Gateway> {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(
-                Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
-            )?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let provider_client = HttpClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
+    /// Fails only when the system has no random bytes. `provider_client` is the client of
+    /// [`crate::fetch`] for the providers.
+    pub fn new(
+        routes: Routes,
+        keyset: Keyset,
+        now: fn() -> i64,
+        provider_client: web::ProviderClient,
+    ) -> std::io::Result<Gateway> {
         let web_key = SealKey::random().map_err(std::io::Error::other)?;
         Ok(Gateway {
             routes: RwLock::new(Arc::new(routes)),

@@ -2,8 +2,7 @@
 //! their backends, sessions and identity mappings, the upstream verifier, the JWT cache.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::header::{self, HeaderName, HeaderValue};
@@ -12,6 +11,7 @@ use hyper::Uri;
 use crate::config::{Config, Session};
 use crate::http::path::PathRules;
 use crate::identity_mapping::Mapping;
+use crate::jwks_source::KeySource;
 use crate::jwt_cache::JwtCache;
 use crate::session::web::WebRuntime;
 use crate::token::TokenProfile;
@@ -58,19 +58,17 @@ pub struct Route {
 
 /// The upstream issuer's verifier for `api` sessions.
 pub struct ApiVerifier {
-    verifier: RwLock<Arc<jose::Verifier>>,
-    /// Incremented each time the keys are replaced.
-    generation: AtomicU64,
+    /// The issuer's keys, fetched again on an unknown `kid`.
+    pub keys: KeySource,
     pub validation: jose::Validation,
     /// Tokens already verified with the current keys (cleared when the keys change).
     pub tokens: TokenCache,
 }
 
 impl ApiVerifier {
-    pub fn new(keys: jose::KeySet, validation: jose::Validation) -> ApiVerifier {
+    pub fn new(keys: KeySource, validation: jose::Validation) -> ApiVerifier {
         ApiVerifier {
-            verifier: RwLock::new(Arc::new(jose::Verifier::new(keys))),
-            generation: AtomicU64::new(0),
+            keys,
             validation,
             tokens: TokenCache::new(10_000),
         }
@@ -78,25 +76,18 @@ impl ApiVerifier {
 
     /// The current verifier.
     pub fn verifier(&self) -> Arc<jose::Verifier> {
-        self.verifier
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.keys.verifier()
     }
 
     /// Changes each time the keys are replaced: a token verified under another generation must
     /// be verified again.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.keys.generation()
     }
 
     /// Replaces the upstream keys (a JWK Set URL re-fetched).
     pub fn set_keys(&self, keys: jose::KeySet) {
-        *self
-            .verifier
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(jose::Verifier::new(keys));
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.keys.set_keys(keys);
         // Entries of the old verifier would miss anyway; free them now.
         self.tokens.clear();
     }
@@ -118,11 +109,12 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// Compiles a checked configuration. `upstream_keys` is the `[api_session]` JWK Set; `web`
+    /// Compiles a checked configuration. `upstream_keys` is the `[api_session]` JWK Set (and its
+    /// URL, when it is fetched); `web`
     /// the `[web_session]` provider (discovered) when a `web` application needs it.
     pub fn build(
         config: &Config,
-        upstream_keys: Option<jose::KeySet>,
+        upstream_keys: Option<(jose::KeySet, Option<String>)>,
         web: Option<WebRuntime>,
     ) -> Result<Routes, BuildError> {
         let mut mappings: BTreeMap<&str, Arc<MappingRuntime>> = BTreeMap::new();
@@ -159,8 +151,12 @@ impl Routes {
             );
         }
         let api = match (&config.api_session, upstream_keys) {
-            (Some(s), Some(keys)) => Some(ApiVerifier::new(
-                keys,
+            (Some(s), Some((keys, url))) => Some(ApiVerifier::new(
+                KeySource::new(
+                    keys,
+                    url,
+                    Duration::from_secs(s.jwks_refetch_min_interval_seconds),
+                ),
                 jose::Validation {
                     issuers: vec![s.issuer.clone()],
                     audiences: vec![s.audience.clone()],

@@ -8,6 +8,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::http::respond::{redirect, Body, Failure};
+use crate::jwks_source::Refetch;
 use crate::routes::Routes;
 use crate::session::web::{
     self, Freshness, LoginData, ProviderClient, SealKey, SessionData, WebRuntime,
@@ -193,7 +194,20 @@ async fn finish_login(
     }
     let code = code.ok_or(WebError::NoCode)?;
     let tokens = web::redeem(cx.provider_client, web, &code, &login).await?;
-    let id_claims = web::verify_id_token(web, &tokens.id_token, &login.nonce, now)?;
+    let seen = web.keys.generation();
+    let id_claims = match web::verify_id_token(web, &tokens.id_token, &login.nonce, now) {
+        // The provider rotated its key: fetch its JWK Set again (once) and verify again.
+        Err(WebError::UnknownKid(_))
+            if web
+                .keys
+                .refetch_for_unknown_kid(cx.provider_client, seen)
+                .await
+                == Refetch::Changed =>
+        {
+            web::verify_id_token(web, &tokens.id_token, &login.nonce, now)?
+        }
+        other => other?,
+    };
     let info = web::userinfo(cx.provider_client, web, tokens.access_token.as_deref()).await?;
     let attrs = web::merge_attributes(&id_claims, info.as_ref())?;
     let session = SessionData {

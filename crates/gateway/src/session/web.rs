@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::WebSession;
+use crate::jwks_source::KeySource;
 
 /// The gateway's own redirect URI path (on every origin it serves).
 pub const CALLBACK_PATH: &str = "/pa/oidc/cb";
@@ -29,10 +30,7 @@ pub const MAX_COOKIE_BYTES: usize = 4000;
 const MAX_BODY: usize = 1024 * 1024;
 
 /// The gateway's client for provider calls (http and https).
-pub type ProviderClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
+pub use crate::fetch::HttpClient as ProviderClient;
 
 /// Why a login or a provider call failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +56,8 @@ pub enum WebError {
     },
     #[error("the ID token is not valid: {0}")]
     IdToken(String),
+    #[error("the ID token is not valid: no key of the provider's JWK Set has kid \"{0}\"")]
+    UnknownKid(String),
     #[error("the ID token's nonce does not match the login")]
     Nonce,
     #[error("userinfo names another subject than the ID token")]
@@ -106,7 +106,8 @@ impl Provider {
 pub struct WebRuntime {
     pub config: WebSession,
     pub provider: Provider,
-    pub verifier: jose::Verifier,
+    /// The provider's keys (`jwks_uri`), fetched again on an unknown `kid`.
+    pub keys: KeySource,
     /// From `cookie_secret`; the gateway's start-up key otherwise.
     pub key: Option<SealKey>,
 }
@@ -122,10 +123,15 @@ impl WebRuntime {
             .as_deref()
             .map(SealKey::derive)
             .transpose()?;
+        let keys = KeySource::new(
+            keys,
+            Some(provider.jwks_uri.clone()),
+            std::time::Duration::from_secs(config.jwks_refetch_min_interval_seconds),
+        );
         Ok(WebRuntime {
             config,
             provider,
-            verifier: jose::Verifier::new(keys),
+            keys,
             key,
         })
     }
@@ -443,9 +449,13 @@ pub fn verify_id_token(
         ..jose::Validation::default()
     };
     let jwt = web
-        .verifier
+        .keys
+        .verifier()
         .verify_jwt(token, &validation)
-        .map_err(|e| WebError::IdToken(e.to_string()))?;
+        .map_err(|e| match e {
+            jose::Error::UnknownKid(kid) => WebError::UnknownKid(kid),
+            e => WebError::IdToken(e.to_string()),
+        })?;
     if jwt.claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
         return Err(WebError::Nonce);
     }

@@ -63,10 +63,16 @@ fn keys(a: &VerifyArgs) -> anyhow::Result<KeySet> {
     })
 }
 
-pub fn run(a: &VerifyArgs) -> Outcome {
-    let token = input::token(a.token.as_deref())?;
-    let keys = keys(a)?;
-    let mut verifier = Verifier::new(keys.clone());
+/// Whether the keys come from a URL (`--jwks URL` or `--issuer`), which may be fetched again.
+fn fetched(a: &VerifyArgs) -> bool {
+    a.issuer.is_some()
+        || a.jwks
+            .as_deref()
+            .is_some_and(|j| j.starts_with("http://") || j.starts_with("https://"))
+}
+
+fn verifier(a: &VerifyArgs, keys: KeySet) -> anyhow::Result<Verifier> {
+    let mut verifier = Verifier::new(keys);
     if !a.alg.is_empty() {
         let algs = a
             .alg
@@ -74,6 +80,19 @@ pub fn run(a: &VerifyArgs) -> Outcome {
             .map(|n| input::algorithm(n))
             .collect::<anyhow::Result<Vec<Algorithm>>>()?;
         verifier = verifier.allow_algorithms(&algs);
+    }
+    Ok(verifier)
+}
+
+pub fn run(a: &VerifyArgs) -> Outcome {
+    let token = input::token(a.token.as_deref())?;
+    let mut keys = keys(a)?;
+    let mut verifier = verifier(a, keys.clone())?;
+    // The token names a `kid` the keys lack: for keys fetched from a URL, whose issuer may have
+    // just rotated its key (a cache on the way may still serve the old set), fetch them once more.
+    if fetched(a) && matches!(verifier.verify(&token), Err(jose::Error::UnknownKid(_))) {
+        keys = self::keys(a)?;
+        verifier = self::verifier(a, keys.clone())?;
     }
     if a.raw {
         let v = verifier.verify(&token).map_err(token_error)?;

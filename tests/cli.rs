@@ -733,3 +733,58 @@ fn a_jwk_set_url_with_too_many_keys_is_refused() {
     );
     assert!(r.stdout.is_empty());
 }
+
+/// An issuer that has just rotated: the first fetch of its JWK Set lacks the new key (a cache
+/// served the old set), the second has it. `verify --jwks URL` fetches once more and accepts.
+#[test]
+fn verify_fetches_a_jwk_set_again_for_an_unknown_kid() {
+    let dir = TempDir::new();
+    let old = dir.write(
+        "old.jwk",
+        ok(&["keys", "generate", "--alg", "ES256", "--kid", "old"]),
+    );
+    let new = dir.write(
+        "new.jwk",
+        ok(&["keys", "generate", "--alg", "ES256", "--kid", "new"]),
+    );
+    let public = |p: &str| -> Value { serde_json::from_str(&ok(&["keys", "public", p])).unwrap() };
+    let before = json!({"keys": [public(&old)]}).to_string();
+    let after = json!({"keys": [public(&old), public(&new)]}).to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = if n == 0 { &before } else { &after };
+            let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    let token = ok(&["sign", "--key", &new, "--sub", "rotated"]);
+    let r = signet(&["verify", token.trim(), "--jwks", &url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("\"rotated\""));
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "fetched twice"
+    );
+    // A kid that no fetch has: one extra fetch, then invalid, naming the kid.
+    let stray = dir.write(
+        "stray.jwk",
+        ok(&["keys", "generate", "--alg", "ES256", "--kid", "stray"]),
+    );
+    let token = ok(&["sign", "--key", &stray, "--sub", "x"]);
+    let r = signet(&["verify", token.trim(), "--jwks", &url]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no key matches kid \"stray\""),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 4);
+}

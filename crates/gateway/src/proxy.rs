@@ -18,10 +18,11 @@ use crate::http::headers::{self as fields, ip_value, outgoing, outgoing_map, Out
 use crate::http::path::{self};
 use crate::http::respond::{full, json_response, with_type, Failure};
 use crate::identity;
+use crate::jwks_source::Refetch;
 use crate::keyset::Keyset;
 use crate::metrics::{Metrics, MetricsShard};
 use crate::routes::{Route, Routes};
-use crate::session::api::{self, ApiRequest, Memo};
+use crate::session::api::{self, ApiError, ApiRequest, Memo};
 use crate::session::login::{self, WebContext, WebOutcome};
 use crate::session::web::{self, SealKey};
 use crate::token::{self};
@@ -167,10 +168,35 @@ impl Gateway {
                     metrics: &conn.worker.metrics,
                     now,
                 };
-                let mut state = conn.state.lock().unwrap_or_else(PoisonError::into_inner);
-                match api::authenticate(&mut state.memo, &request, &parts.headers) {
-                    Ok(value) => mapped = value,
-                    Err(failure) => return failure.response(),
+                let mut refetched = false;
+                loop {
+                    let result = {
+                        let mut state = conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        api::authenticate(&mut state.memo, &request, &parts.headers)
+                    };
+                    match result {
+                        Ok(value) => mapped = value,
+                        Err(ApiError::Refused(failure)) => return failure.response(),
+                        Err(ApiError::UnknownKid { kid, generation }) => {
+                            // The issuer may have rotated its key: one re-fetch, then again.
+                            let Some(api) = &routes.api else { break };
+                            if !refetched
+                                && api
+                                    .keys
+                                    .refetch_for_unknown_kid(&self.provider_client, generation)
+                                    .await
+                                    == Refetch::Changed
+                            {
+                                refetched = true;
+                                continue;
+                            }
+                            return Failure::Unauthorized(format!(
+                                "the bearer token is not valid: no key of the issuer's JWK Set has kid \"{kid}\""
+                            ))
+                            .response();
+                        }
+                    }
+                    break;
                 }
             }
             Session::Web => {

@@ -19,6 +19,22 @@ use crate::routes::{Route, Routes};
 use crate::token;
 use crate::token_cache::VerifiedToken;
 
+/// Why an `api` session's request is not let through.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Answer this.
+    Refused(Failure),
+    /// The token names a key the issuer's JWK Set (of `generation`) does not have: the issuer may
+    /// have rotated its key, so fetch the set again and retry once.
+    UnknownKid { kid: String, generation: u64 },
+}
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> ApiError {
+        ApiError::Refused(f)
+    }
+}
+
 /// What an `api` session's request is checked against.
 pub struct ApiRequest<'a> {
     pub routes: &'a Routes,
@@ -40,13 +56,13 @@ pub fn authenticate(
     memo_slot: &mut Option<Memo>,
     r: &ApiRequest<'_>,
     headers: &HeaderMap,
-) -> Result<Option<HeaderValue>, Failure> {
+) -> Result<Option<HeaderValue>, ApiError> {
     let now = r.now;
     let routes = r.routes;
     let Some(api) = &routes.api else {
-        return Err(Failure::Unauthorized("no api session is configured".into()));
+        return Err(Failure::Unauthorized("no api session is configured".into()).into());
     };
-    let required = || Failure::Unauthorized("a bearer token is required".into());
+    let required = || ApiError::from(Failure::Unauthorized("a bearer token is required".into()));
     let authorization = headers.get(header::AUTHORIZATION).ok_or_else(required)?;
     let verifier_generation = api.generation();
     let still_valid = match memo_slot {
@@ -83,10 +99,16 @@ pub fn authenticate(
                     mapped: None,
                 })
             }
+            Err(jose::Error::UnknownKid(kid)) => {
+                return Err(ApiError::UnknownKid {
+                    kid,
+                    generation: verifier_generation,
+                })
+            }
             Err(e) => {
-                return Err(Failure::Unauthorized(format!(
-                    "the bearer token is not valid: {e}"
-                )))
+                return Err(
+                    Failure::Unauthorized(format!("the bearer token is not valid: {e}")).into(),
+                )
             }
         }
     }
@@ -108,7 +130,7 @@ pub fn authenticate(
     if !m.cache {
         return match token::issue(&m.profile, &mapped.identity, now, key) {
             Ok(jwt) => Ok(mapped_value(m, &jwt.token)),
-            Err(e) => Err(Failure::Token(e.to_string())),
+            Err(e) => Err(Failure::Token(e.to_string()).into()),
         };
     }
     if let Some(jwt) = &mapped.jwt {
@@ -118,7 +140,7 @@ pub fn authenticate(
         }
     }
     let (jwt, renew_at) = cached_jwt(&routes.cache, m, &mapped.identity, key, now, r.metrics)
-        .map_err(|e| Failure::Token(e.to_string()))?;
+        .map_err(|e| ApiError::from(Failure::Token(e.to_string())))?;
     let value = mapped_value(m, &jwt);
     mapped.jwt = value.clone().map(|value| MemoJwt {
         value,

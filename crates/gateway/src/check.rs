@@ -124,6 +124,10 @@ pub enum ProblemKind {
     ContextRootReserved { value: String },
     #[error("context_root \"{value}\" is not a canonical path ({reason}); write it as requests are routed")]
     ContextRootNotCanonical { value: String, reason: String },
+    #[error("{message}")]
+    BackendTls { message: String },
+    #[error("{field} is only for https:// backends")]
+    TlsOnlyField { field: &'static str },
     #[error("context_root \"{value}\" is also the context root of application \"{other}\"")]
     DuplicateContextRoot { value: String, other: String },
     #[error("session = \"{session}\" needs a [{section}] section")]
@@ -670,8 +674,39 @@ fn check_applications(config: &Config, problems: &mut Problems) {
                 );
             }
         }
-        if let Err(kind) = http_url("backend", &app.backend) {
-            problems.add(&section, kind);
+        match http_url("backend", &app.backend) {
+            Err(kind) => problems.add(&section, kind),
+            Ok(_) => match crate::routes::backend_base(&app.backend) {
+                None => problems.add(
+                    &section,
+                    ProblemKind::NotHttpUrl {
+                        field: "backend",
+                        value: app.backend.clone(),
+                        reason: "it has user information or no host".into(),
+                    },
+                ),
+                Some((scheme, authority)) if scheme == hyper::http::uri::Scheme::HTTPS => {
+                    // The same builder the gateway starts with: what passes here starts.
+                    if let Err(message) = crate::routes::backend_tls(config, app, &authority) {
+                        problems.add(&section, ProblemKind::BackendTls { message });
+                    }
+                }
+                Some(_) => {
+                    for (field, set) in [
+                        ("backend_ca", app.backend_ca.is_some()),
+                        (
+                            "backend_tls_server_name",
+                            app.backend_tls_server_name.is_some(),
+                        ),
+                        ("backend_client_cert", app.backend_client_cert.is_some()),
+                        ("backend_client_key", app.backend_client_key.is_some()),
+                    ] {
+                        if set {
+                            problems.add(&section, ProblemKind::TlsOnlyField { field });
+                        }
+                    }
+                }
+            },
         }
         match app.session {
             Session::Api if config.api_session.is_none() => problems.add(

@@ -250,6 +250,28 @@ pub struct Application {
     /// (seconds; default 30). Past it the client gets a JSON 504.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// `https` backends: the CA certificates (PEM) the backend's certificate must chain to;
+    /// default the system's roots.
+    #[serde(default)]
+    pub backend_ca: Option<String>,
+    /// `https` backends: the name the backend's certificate must carry (and the SNI); default
+    /// the host of `backend`.
+    #[serde(default)]
+    pub backend_tls_server_name: Option<String>,
+    /// `https` backends: a client certificate chain (PEM) to present (mTLS to the backend),
+    /// with `backend_client_key`.
+    #[serde(default)]
+    pub backend_client_cert: Option<String>,
+    #[serde(default)]
+    pub backend_client_key: Option<String>,
+    /// A WebSocket (or other upgraded) connection idle this many seconds in both directions is
+    /// closed (default 300).
+    #[serde(default = "default_upgrade_idle")]
+    pub upgrade_idle_timeout_seconds: u64,
+}
+
+fn default_upgrade_idle() -> u64 {
+    300
 }
 
 fn default_timeout_seconds() -> u64 {

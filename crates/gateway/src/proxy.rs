@@ -232,7 +232,6 @@ impl Gateway {
             );
         }
         let pool = &conn.worker.pool;
-        let authority = route.authority.as_str();
         let plain =
             hyper::body::Body::is_end_stream(&body) && parts.method != hyper::Method::CONNECT;
         let out = Outgoing {
@@ -287,13 +286,13 @@ impl Gateway {
             match head {
                 Some(head) => {
                     let response = pool
-                        .send_without_body(authority, &parts.method, &head)
+                        .send_without_body(&route.upstream, &parts.method, &head)
                         .await?;
                     Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
                 }
                 None => {
                     let response = pool
-                        .send(authority, Request::from_parts(parts, body))
+                        .send(&route.upstream, Request::from_parts(parts, body))
                         .await?;
                     Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
                 }
@@ -312,6 +311,7 @@ impl Gateway {
             Ok(Err(e)) => {
                 let kind = match e {
                     BackendError::Invalid => "invalid_response",
+                    BackendError::Tls(_) => "tls",
                     _ => "unavailable",
                 };
                 self.metrics.backend_error(&route.name, kind);

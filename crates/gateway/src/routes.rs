@@ -16,12 +16,18 @@ use crate::jwt_cache::JwtCache;
 use crate::session::web::WebRuntime;
 use crate::token::TokenProfile;
 use crate::token_cache::TokenCache;
+use crate::upstream::transport::client_config;
+use crate::upstream::{BackendTls, Upstream};
 
 /// Why a configuration cannot become a routing table.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("application {app:?}: backend {backend:?} is not an http:// URL with a host")]
+    #[error(
+        "application {app:?}: backend {backend:?} is not an http:// or https:// URL with a host"
+    )]
     Backend { app: String, backend: String },
+    #[error("application {app:?}: {message}")]
+    BackendTls { app: String, message: String },
     #[error("application {app:?}: identity_mapping {mapping:?} is not defined")]
     UnknownMapping { app: String, mapping: String },
     #[error("identity_mapping {mapping:?}: {message}")]
@@ -49,6 +55,10 @@ pub struct Route {
     pub authority: hyper::http::uri::Authority,
     /// The authority as the backend's `Host`.
     pub host: HeaderValue,
+    /// How to reach the backend (plain or TLS), and its pool key.
+    pub upstream: Upstream,
+    /// `upgrade_idle_timeout_seconds`.
+    pub upgrade_idle: Duration,
     pub session: Session,
     pub mapping: Option<Arc<MappingRuntime>>,
     pub timeout: Duration,
@@ -173,6 +183,26 @@ impl Routes {
             };
             let (scheme, authority) = backend_base(&app.backend).ok_or_else(bad_backend)?;
             let host = HeaderValue::from_str(authority.as_str()).map_err(|_| bad_backend())?;
+            let tls = if scheme == hyper::http::uri::Scheme::HTTPS {
+                Some(backend_tls(config, app, &authority).map_err(|message| {
+                    BuildError::BackendTls {
+                        app: app.name.clone(),
+                        message,
+                    }
+                })?)
+            } else {
+                None
+            };
+            let address = connect_address(&scheme, &authority);
+            let upstream = Upstream {
+                key: if tls.is_some() {
+                    format!("{address}#{}", app.name)
+                } else {
+                    address.clone()
+                },
+                authority: address,
+                tls,
+            };
             match app.session {
                 Session::Web if web.is_none() => {
                     return Err(BuildError::NoWebSession {
@@ -201,6 +231,8 @@ impl Routes {
                 scheme,
                 authority,
                 host,
+                upstream,
+                upgrade_idle: Duration::from_secs(app.upgrade_idle_timeout_seconds.max(1)),
                 session: app.session,
                 mapping,
                 timeout: Duration::from_secs(app.timeout_seconds.max(1)),
@@ -249,10 +281,77 @@ pub fn backend_base(
 ) -> Option<(hyper::http::uri::Scheme, hyper::http::uri::Authority)> {
     let uri: Uri = backend.parse().ok()?;
     let scheme = uri.scheme()?.clone();
-    if scheme != hyper::http::uri::Scheme::HTTP {
+    if scheme != hyper::http::uri::Scheme::HTTP && scheme != hyper::http::uri::Scheme::HTTPS {
         return None;
     }
-    Some((scheme, uri.authority()?.clone()))
+    let authority = uri.authority()?.clone();
+    (!authority.host().is_empty() && !authority.as_str().contains('@'))
+        .then_some((scheme, authority))
+}
+
+/// Where to connect: the authority's host and port, the port by scheme when absent.
+fn connect_address(
+    scheme: &hyper::http::uri::Scheme,
+    authority: &hyper::http::uri::Authority,
+) -> String {
+    let port = authority
+        .port_u16()
+        .unwrap_or(if *scheme == hyper::http::uri::Scheme::HTTPS {
+            443
+        } else {
+            80
+        });
+    format!("{}:{port}", authority.host())
+}
+
+/// The TLS side of an `https` application: its CA or the system's, its server name, and its
+/// client certificate; files are relative to the configuration's directory.
+pub(crate) fn backend_tls(
+    config: &Config,
+    app: &crate::config::Application,
+    authority: &hyper::http::uri::Authority,
+) -> Result<BackendTls, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let certs = |field: &str, path: &str| -> Result<Vec<CertificateDer<'static>>, String> {
+        let full = config.resolve(path);
+        let certs = CertificateDer::pem_file_iter(&full)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{field} {}: {e}", full.display()))?;
+        if certs.is_empty() {
+            return Err(format!("{field} {}: holds no certificate", full.display()));
+        }
+        Ok(certs)
+    };
+    let ca = app
+        .backend_ca
+        .as_deref()
+        .map(|p| certs("backend_ca", p))
+        .transpose()?;
+    let client = match (&app.backend_client_cert, &app.backend_client_key) {
+        (Some(cert), Some(key)) => {
+            let full = config.resolve(key);
+            let key = PrivateKeyDer::from_pem_file(&full)
+                .map_err(|e| format!("backend_client_key {}: {e}", full.display()))?;
+            Some((certs("backend_client_cert", cert)?, key))
+        }
+        (None, None) => None,
+        _ => return Err("backend_client_cert and backend_client_key go together".into()),
+    };
+    let name = app.backend_tls_server_name.clone().unwrap_or_else(|| {
+        authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned()
+    });
+    let server_name = ServerName::try_from(name.clone())
+        .map_err(|_| format!("backend_tls_server_name {name:?} is not a DNS name or IP address"))?;
+    let client_config = client_config(ca, client)?;
+    Ok(BackendTls {
+        connector: tokio_rustls::TlsConnector::from(Arc::new(client_config)),
+        server_name,
+    })
 }
 
 /// Whether `path` is under the context root: equal to it, or continuing with `/`; in any ASCII
@@ -292,9 +391,15 @@ mod tests {
     }
 
     #[test]
-    fn backends_must_be_http_urls() {
+    fn backends_must_be_http_or_https_urls() {
         assert!(backend_base("http://127.0.0.1:8080").is_some());
-        assert!(backend_base("https://x").is_none());
+        assert!(backend_base("https://x").is_some());
+        assert!(backend_base("ftp://x").is_none());
+        assert!(backend_base("http://user@x").is_none());
         assert!(backend_base("not a url").is_none());
+        let (scheme, authority) = backend_base("https://backend.example").unwrap();
+        assert_eq!(connect_address(&scheme, &authority), "backend.example:443");
+        let (scheme, authority) = backend_base("http://[::1]").unwrap();
+        assert_eq!(connect_address(&scheme, &authority), "[::1]:80");
     }
 }

@@ -16,12 +16,12 @@ use std::mem::MaybeUninit;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 
+use super::transport::Stream;
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -35,7 +35,7 @@ pub type Release = Box<dyn FnOnce(Connection) + Send + Sync>;
 
 /// A kept-alive backend connection and the bytes read past the last response.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
 }
 
@@ -54,7 +54,7 @@ pub enum ExchangeError {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream) -> Connection {
+    pub fn new(stream: Stream) -> Connection {
         Connection {
             stream,
             buf: BytesMut::with_capacity(8 * 1024),
@@ -62,20 +62,12 @@ impl Connection {
     }
 
     /// Whether the connection can carry a new request: the backend sent nothing (no data, no
-    /// close) since the last response. Costs no system call unless the socket is readable.
+    /// close) since the last response.
     pub fn is_reusable(&mut self) -> bool {
         if !self.buf.is_empty() {
             return false;
         }
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match self.stream.poll_read_ready(&mut cx) {
-            Poll::Pending => true,
-            Poll::Ready(Err(_)) => false,
-            Poll::Ready(Ok(())) => {
-                let mut probe = [0u8; 1];
-                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            }
-        }
+        self.stream.is_idle()
     }
 
     async fn fill(&mut self) -> io::Result<usize> {
@@ -662,7 +654,9 @@ mod tests {
             s.shutdown().await.unwrap();
             got
         });
-        let conn = Connection::new(TcpStream::connect(addr).await.unwrap());
+        let conn = Connection::new(Stream::Plain(
+            tokio::net::TcpStream::connect(addr).await.unwrap(),
+        ));
         let mut head = RequestHead::new(&method, "/x?y", 0);
         head.field(b"host", b"b");
         let result = conn.exchange(&method, &head.finish()).await;

@@ -18,13 +18,12 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 
 use super::http1::{self as backend, ExchangeError, ResponseBody};
+use super::transport::{self, Upstream};
 
 /// How long a connection may sit idle in the pool and still be reused.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Idle connections kept per backend and worker.
 pub const MAX_IDLE: usize = 256;
-/// Connecting to a backend gives up after this long (the application's timeout may be shorter).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Sender = SendRequest<ClientBody>;
 /// Per backend authority, its idle connections and since when each is idle.
@@ -48,6 +47,9 @@ pub enum BackendError {
     /// The backend closed or reset the connection before answering.
     #[error("the backend closed or reset the connection")]
     Closed,
+    /// The TLS handshake with the backend failed (its certificate, name or protocol).
+    #[error("TLS to the backend failed: {0}")]
+    Tls(String),
     /// The backend's response was malformed, cut short, framed two ways (`Content-Length` and
     /// `Transfer-Encoding`), or a protocol switch the gateway does not relay.
     #[error("the backend's response is malformed, cut short, or framed both by Content-Length and Transfer-Encoding")]
@@ -134,18 +136,6 @@ impl Pool {
         }
     }
 
-    async fn tcp(authority: &str) -> Result<tokio::net::TcpStream, BackendError> {
-        let stream =
-            match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
-                .await
-            {
-                Ok(Ok(stream)) => stream,
-                _ => return Err(BackendError::Connect),
-            };
-        let _ = stream.set_nodelay(true);
-        Ok(stream)
-    }
-
     /// Sends a request without a body (`head` from [`backend::RequestHead`]) on a pooled plain
     /// connection, or a new one; the exchange runs in the caller's task. When a reused
     /// connection turns out closed, the request is sent once more on a new one only if the
@@ -154,16 +144,19 @@ impl Pool {
     /// body returns the connection when read to its end.
     pub async fn send_without_body(
         self: &Arc<Self>,
-        authority: &str,
+        up: &Upstream,
         method: &Method,
         head: &[u8],
     ) -> Result<Response<ResponseBody>, BackendError> {
-        let slot = self.plain_slot(authority);
+        let slot = self.plain_slot(&up.key);
         let mut retried = false;
         loop {
             let (conn, reused) = match self.take_plain(slot) {
                 Some(conn) => (conn, true),
-                None => (backend::Connection::new(Pool::tcp(authority).await?), false),
+                None => (
+                    backend::Connection::new(transport::connect(up).await?),
+                    false,
+                ),
             };
             match conn.exchange(method, head).await {
                 Ok(mut response) => {
@@ -183,8 +176,8 @@ impl Pool {
         }
     }
 
-    async fn connect(authority: &str) -> Result<Sender, BackendError> {
-        let stream = Pool::tcp(authority).await?;
+    async fn connect(up: &Upstream) -> Result<Sender, BackendError> {
+        let stream = transport::connect(up).await?;
         let (sender, connection) = hyper::client::conn::http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
@@ -200,7 +193,7 @@ impl Pool {
     /// retried once on a new connection. The response body returns the connection when read.
     pub async fn send(
         self: &Arc<Self>,
-        authority: &str,
+        up: &Upstream,
         req: Request<Incoming>,
     ) -> Result<Response<PooledBody>, BackendError> {
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -211,14 +204,14 @@ impl Pool {
         let client_failed = || failed.load(std::sync::atomic::Ordering::Acquire);
         let mut reused = true;
         loop {
-            let mut sender = match self.take(authority) {
+            let mut sender = match self.take(&up.key) {
                 Some(mut sender) => match sender.ready().await {
                     Ok(()) => sender,
                     Err(_) => continue,
                 },
                 None => {
                     reused = false;
-                    let mut sender = Pool::connect(authority).await?;
+                    let mut sender = Pool::connect(up).await?;
                     sender.ready().await.map_err(|_| BackendError::Connect)?;
                     sender
                 }
@@ -226,7 +219,7 @@ impl Pool {
             match sender.try_send_request(req).await {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
-                    let body = PooledBody::new(body, sender, self.clone(), authority);
+                    let body = PooledBody::new(body, sender, self.clone(), &up.key);
                     return Ok(Response::from_parts(parts, body));
                 }
                 Err(_) if client_failed() => return Err(BackendError::ClientBody),

@@ -835,14 +835,19 @@ fn host_framing_and_protocol_switches_are_answered_not_dropped() {
         &b"GET /open/both-framings HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n"[..],
         b"POST /open/both-framings HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
         b"GET /open/switch HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n",
-        b"GET /open/switch HTTP/1.1\r\nHost: gw.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         b"POST /open/switch HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
     ] {
         let r = exchange(&gw.base, request);
         assert_eq!(r.status, 502, "{}: {}", String::from_utf8_lossy(request), r.text());
         assert_eq!(r.json()["error"], "bad_gateway");
     }
+    // An upgrade the client asked for is relayed (tests/gateway_upstream.rs runs a real one).
+    let r = exchange(
+        &gw.base,
+        b"GET /open/switch HTTP/1.1\r\nHost: gw.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    assert_eq!(r.status, 101);
     // And the gateway keeps serving.
     assert_eq!(get(&gw.base, "/open/after", "").status, 200);
 }

@@ -20,6 +20,8 @@ pub struct Metrics {
     refused: Mutex<BTreeMap<&'static str, u64>>,
     /// Client header fields dropped by [`fields::screen`], by reason.
     dropped_fields: Mutex<BTreeMap<&'static str, u64>>,
+    /// Protocol upgrades (WebSocket) switched, by application.
+    upgrades: Mutex<BTreeMap<String, u64>>,
 }
 
 /// One worker's counters.
@@ -67,6 +69,12 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *map.entry((app.to_owned(), kind)).or_default() += 1;
+    }
+
+    /// An upgrade (WebSocket) the backend switched to.
+    pub fn upgrade(&self, app: &str) {
+        let mut map = self.upgrades.lock().unwrap_or_else(PoisonError::into_inner);
+        *map.entry(app.to_owned()).or_default() += 1;
     }
 
     /// A request refused before routing (`reason` a short label).
@@ -167,6 +175,22 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "signet_gateway_dropped_request_fields_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP signet_gateway_upgrades_total Protocol upgrades (WebSocket) switched, by application.\n",
+        );
+        out.push_str("# TYPE signet_gateway_upgrades_total counter\n");
+        for (app, n) in self
+            .upgrades
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "signet_gateway_upgrades_total{{application=\"{}\"}} {n}",
+                label(app)
             );
         }
         out.push_str("# TYPE signet_gateway_jwt_cache_hits_total counter\n");

@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
 
 use crate::coarse::{self, Deadlines};
 use crate::config::Session;
@@ -27,7 +28,7 @@ use crate::session::login::{self, WebContext, WebOutcome};
 use crate::session::web::{self, SealKey};
 use crate::token::{self};
 use crate::upstream::http1 as backend;
-use crate::upstream::{BackendError, Pool};
+use crate::upstream::{upgrade, BackendError, Pool};
 
 pub use crate::http::respond::{Body, BoxError};
 
@@ -142,6 +143,85 @@ impl Gateway {
         }
     }
 
+    /// The backend did not answer within the application's timeout: `504`.
+    fn timed_out(&self, route: &Route) -> Response<Body> {
+        self.metrics.backend_error(&route.name, "timeout");
+        Failure::GatewayTimeout {
+            app: route.name.clone(),
+            seconds: route.timeout.as_secs(),
+        }
+        .response()
+    }
+
+    /// The exchange failed: `400` for the client's malformed body, `502` otherwise.
+    fn failed(&self, route: &Route, e: &BackendError) -> Response<Body> {
+        let kind = match e {
+            BackendError::ClientBody => return Failure::BadRequest(e.to_string()).response(),
+            BackendError::Invalid => "invalid_response",
+            BackendError::Tls(_) => "tls",
+            BackendError::Connect | BackendError::Closed => "unavailable",
+        };
+        self.metrics.backend_error(&route.name, kind);
+        bad_gateway(route, &e.to_string())
+    }
+
+    /// An upgrade request (WebSocket), its session and identity already settled: sent to the
+    /// backend on a connection of its own; a `101` is answered with `101` and the two
+    /// connections are joined ([`upgrade::relay`]).
+    async fn upgrade(
+        &self,
+        conn: &Conn,
+        route: &Route,
+        mut parts: hyper::http::request::Parts,
+        out: &Outgoing<'_>,
+        protocol: HeaderValue,
+        set_cookie: Option<String>,
+    ) -> Response<Body> {
+        let Some(client_side) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+            return Failure::BadRequest("this connection cannot be upgraded".into()).response();
+        };
+        let mut headers = outgoing_map(&parts.headers, out);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol);
+        let mut head = Request::new(());
+        *head.method_mut() = parts.method.clone();
+        *head.uri_mut() = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .map_or_else(|| Uri::from_static("/"), Uri::from);
+        *head.headers_mut() = headers;
+        let sent = upgrade::send(&route.upstream, head);
+        let mut response = match coarse::timeout(&conn.worker.deadlines, route.timeout, sent).await
+        {
+            Err(_) => return self.timed_out(route),
+            Ok(Err(e)) => return self.failed(route, &e),
+            Ok(Ok(upgrade::Answer::Other(response))) => {
+                let mut response = upgrade::boxed(response);
+                fields::remove_hop_by_hop(response.headers_mut());
+                response
+            }
+            Ok(Ok(upgrade::Answer::Switched { response, upgraded })) => {
+                self.metrics.upgrade(&route.name);
+                let idle = route.upgrade_idle;
+                tokio::spawn(async move {
+                    let (Ok(client), Ok(backend)) = tokio::join!(client_side, upgraded) else {
+                        return;
+                    };
+                    upgrade::relay(TokioIo::new(client), TokioIo::new(backend), idle).await;
+                });
+                let mut switched = upgrade::switched::<()>(&response);
+                switched.headers_mut().remove(header::CONTENT_LENGTH);
+                let (parts, ()) = switched.into_parts();
+                Response::from_parts(parts, full(Bytes::new()))
+            }
+        };
+        if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        response
+    }
+
     async fn forward(
         &self,
         conn: &Conn,
@@ -231,6 +311,18 @@ impl Gateway {
                 &[web.config.cookie_name.as_str(), login.as_str()],
             );
         }
+        if let Some(protocol) = upgrade::requested(&parts.headers) {
+            let out = Outgoing {
+                authority: &route.host,
+                client_ip: &conn.client_ip,
+                proto: conn.client.proto,
+                mapped_header: route.mapping.as_deref().map(|m| &m.header),
+                mapped: mapped.as_ref(),
+            };
+            return self
+                .upgrade(conn, route, parts, &out, protocol, set_cookie)
+                .await;
+        }
         let pool = &conn.worker.pool;
         let plain =
             hyper::body::Body::is_end_stream(&body) && parts.method != hyper::Method::CONNECT;
@@ -299,24 +391,8 @@ impl Gateway {
             }
         };
         match coarse::timeout(&conn.worker.deadlines, route.timeout, sent).await {
-            Err(_) => {
-                self.metrics.backend_error(&route.name, "timeout");
-                Failure::GatewayTimeout {
-                    app: route.name.clone(),
-                    seconds: route.timeout.as_secs(),
-                }
-                .response()
-            }
-            Ok(Err(e @ BackendError::ClientBody)) => Failure::BadRequest(e.to_string()).response(),
-            Ok(Err(e)) => {
-                let kind = match e {
-                    BackendError::Invalid => "invalid_response",
-                    BackendError::Tls(_) => "tls",
-                    _ => "unavailable",
-                };
-                self.metrics.backend_error(&route.name, kind);
-                bad_gateway(route, &e.to_string())
-            }
+            Err(_) => self.timed_out(route),
+            Ok(Err(e)) => self.failed(route, &e),
             Ok(Ok(response))
                 if response.headers().contains_key(header::TRANSFER_ENCODING)
                     && response.headers().contains_key(header::CONTENT_LENGTH) =>

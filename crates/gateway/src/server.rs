@@ -233,7 +233,8 @@ async fn serve_connection<I>(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(timer)
         .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(io, service);
+        .serve_connection(io, service)
+        .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}

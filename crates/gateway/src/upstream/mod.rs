@@ -5,6 +5,7 @@
 pub mod http1;
 pub mod pool;
 pub mod transport;
+pub mod upgrade;
 
 pub use pool::{BackendError, Pool};
 pub use transport::{BackendTls, Stream, Upstream};

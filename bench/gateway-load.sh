@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Load test for `signet gateway` (not a timed test; results go in BENCHMARKS.md, "signet gateway").
 #
-# One run, one backend, five targets, each hit with the same wrk settings:
-#   direct      wrk -> backend (nginx `return 200 "ok\n"` on its own port)
-#   nginx       wrk -> nginx reverse proxy (keepalive upstream, HTTP/1.1) -> backend
-#   gw-cache    wrk -> signet gateway (api session + identity mapping, cache_jwt = true)  -> backend
-#   gw-nocache  wrk -> signet gateway (same, cache_jwt = false: one ES256 signature per request) -> backend
-#   gw-plain    wrk -> the same gateway, an application with session = "none" and no mapping (proxying alone)
-# Backend and proxy are one nginx process (two server blocks, worker_processes $NGINX_WORKERS, default
-# 2, one per CPU of this box); each gateway runs as many worker threads (SIGNET_GATEWAY_WORKERS). Every request, on every target,
+# One run, one backend, seven targets, each hit with the same wrk settings:
+#   direct       wrk -> backend (nginx `return 200 "ok\n"` on its own port)
+#   nginx        wrk -> nginx reverse proxy (keepalive upstream, HTTP/1.1) -> backend
+#   gw-cache     wrk -> signet gateway (api session + identity mapping, cache_jwt = true)  -> backend
+#   gw-nocache   wrk -> signet gateway (same, cache_jwt = false: one ES256 signature per request) -> backend
+#   gw-plain     wrk -> the same gateway, an application with session = "none" and no mapping (proxying alone)
+#   nginx-tls    wrk -> nginx `proxy_pass https://` (keepalive, session reuse, verified) -> TLS backend
+#   gw-cache-tls wrk -> the gateway's gw-cache application on an https:// backend (backend_ca) -> TLS backend
+# The fair setup: the backend is its own nginx process (BACKEND_WORKERS, default 1); nginx as the
+# proxy is another (worker_processes $NGINX_WORKERS, default 2, one per CPU of this box); each
+# gateway runs as many worker threads (SIGNET_GATEWAY_WORKERS). Every request, on every target,
 # carries the same upstream bearer token (RS256 by default, IDP_ALG), checked by the gateway each time.
 # Each target gets a warm-up run, the measured saturated run (-cCONNECTIONS), an unloaded run
 # (-t1 -c1: service time without queueing), then fixed-rate runs with oha, one per rate in RATES
@@ -18,6 +21,7 @@
 #
 #   bench/gateway-load.sh
 #   ROUNDS=3 DURATION=30s CONNECTIONS=128 RATES="10000 30000" bench/gateway-load.sh
+#   TARGETS="nginx gw-cache" TLS=0 SIGNET_BIN=/path/to/other/signet bench/gateway-load.sh   # A/B
 #
 # Loopback only; bounded: build + ROUNDS x 5 x (WARMUP + DURATION + LAT_DURATION + #RATES x RATE_DURATION).
 # Everything started is stopped on exit.
@@ -36,9 +40,12 @@ NGINX_WORKERS=${NGINX_WORKERS:-2}
 IDP_ALG=${IDP_ALG:-RS256}
 PORT_BACKEND=${PORT_BACKEND:-18481}
 PORT_NGINX=${PORT_NGINX:-18482}
+PORT_BACKEND_TLS=${PORT_BACKEND_TLS:-18483}
+BACKEND_WORKERS=${BACKEND_WORKERS:-1}
+TLS=${TLS:-1}   # 0: no https-backend targets (for a binary without https backends)
 
-for tool in nginx wrk jq curl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx wrk jq curl)"; exit 1; }
+for tool in nginx wrk jq curl openssl; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx wrk jq curl openssl)"; exit 1; }
 done
 OHA=$(command -v oha || true)
 [ -n "$OHA" ] || [ ! -x "$HOME/.cargo/bin/oha" ] || OHA="$HOME/.cargo/bin/oha"
@@ -49,9 +56,14 @@ OHA=$(command -v oha || true)
 if [ "${LTO:-1}" = 0 ]; then
   export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 fi
-cargo build --release --quiet --bin signet
-BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
-case "${CARGO_TARGET_DIR:-}" in /*) BIN="$CARGO_TARGET_DIR/release/signet" ;; esac
+# SIGNET_BIN=path measures that binary instead (an A/B run against another commit's build).
+if [ -n "${SIGNET_BIN:-}" ]; then
+  BIN=$SIGNET_BIN
+else
+  cargo build --release --quiet --bin signet
+  BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
+  case "${CARGO_TARGET_DIR:-}" in /*) BIN="$CARGO_TARGET_DIR/release/signet" ;; esac
+fi
 
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -64,43 +76,100 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- backend + plain reverse proxy: one nginx, two server blocks --------------------------------------
-mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
-cat >"$work/nginx/nginx.conf" <<NGINX
+# --- the backend: its own nginx process (plain on PORT_BACKEND, TLS on PORT_BACKEND_TLS) -----------
+# The proxies under test (nginx, signet gateway) run in other processes, so none shares a
+# process, a worker or a connection pool with the backend.
+mkdir -p "$work/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench CA" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+  -keyout "$work/tls/ca.key" -out "$work/tls/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$work/tls/backend.key" -out "$work/tls/backend.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/tls/backend.ext"
+openssl x509 -req -in "$work/tls/backend.csr" -CA "$work/tls/ca.pem" -CAkey "$work/tls/ca.key" \
+  -CAcreateserial -days 2 -extfile "$work/tls/backend.ext" -out "$work/tls/backend.pem" 2>/dev/null
+nginx_common() { # $1 = prefix directory
+  cat <<NGINX
 daemon off;
-worker_processes $NGINX_WORKERS;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
 events { worker_connections 4096; }
-http {
+NGINX
+}
+nginx_http_common() { # $1 = prefix directory
+  cat <<NGINX
   access_log off;
-  client_body_temp_path $work/nginx/tmp/body;
-  proxy_temp_path $work/nginx/tmp/proxy;
-  fastcgi_temp_path $work/nginx/tmp/fastcgi;
-  uwsgi_temp_path $work/nginx/tmp/uwsgi;
-  scgi_temp_path $work/nginx/tmp/scgi;
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
   keepalive_requests 1000000;
   keepalive_timeout 75s;
-  server {                                   # the backend
+NGINX
+}
+for d in backend nginx; do mkdir -p "$work/$d/logs" "$work/$d/tmp"; done
+{
+  nginx_common "$work/backend"
+  echo "worker_processes $BACKEND_WORKERS;"
+  echo "http {"
+  nginx_http_common "$work/backend"
+  cat <<NGINX
+  server {
     listen 127.0.0.1:$PORT_BACKEND;
     default_type text/plain;
     location / { return 200 "ok\n"; }
   }
+  server {
+    listen 127.0.0.1:$PORT_BACKEND_TLS ssl;
+    ssl_certificate $work/tls/backend.pem;
+    ssl_certificate_key $work/tls/backend.key;
+    default_type text/plain;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGINX
+} >"$work/backend/nginx.conf"
+nginx -c "$work/backend/nginx.conf" -p "$work/backend" &
+pids+=($!)
+
+# --- nginx as the plain reverse proxy (its own process): to the plain and to the TLS backend --------
+{
+  nginx_common "$work/nginx"
+  echo "worker_processes $NGINX_WORKERS;"
+  echo "http {"
+  nginx_http_common "$work/nginx"
+  cat <<NGINX
   upstream backend {
     server 127.0.0.1:$PORT_BACKEND;
     keepalive 128;
     keepalive_requests 1000000;
   }
-  server {                                   # nginx as a plain reverse proxy
+  upstream backend_tls {
+    server 127.0.0.1:$PORT_BACKEND_TLS;
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
     listen 127.0.0.1:$PORT_NGINX;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
+    location /tls/ {
+      proxy_pass https://backend_tls;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_trusted_certificate $work/tls/ca.pem;
+      proxy_ssl_verify on;
+      proxy_ssl_name 127.0.0.1;
+      proxy_ssl_session_reuse on;
+    }
   }
 }
 NGINX
+} >"$work/nginx/nginx.conf"
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 
@@ -150,6 +219,17 @@ context_root = "/plain"
 backend = "http://127.0.0.1:$PORT_BACKEND"
 session = "none"
 TOML
+  if [ "$TLS" = 1 ]; then
+    cat <<TOML
+[[application]]
+name = "orders-tls"
+context_root = "/tls"
+backend = "https://127.0.0.1:$PORT_BACKEND_TLS"
+backend_ca = "$work/tls/ca.pem"
+session = "api"
+identity_mapping = "backend-jwt"
+TOML
+  fi
 }
 gateway_config true >"$gw/cache-on.toml"
 gateway_config false >"$gw/cache-off.toml"
@@ -174,8 +254,12 @@ declare -A url=(
   [gw-cache]="$base_on/api/orders"
   [gw-nocache]="$base_off/api/orders"
   [gw-plain]="$base_on/plain/orders"
+  [nginx-tls]="http://127.0.0.1:$PORT_NGINX/tls/orders"
+  [gw-cache-tls]="$base_on/tls/orders"
 )
 targets=(direct nginx gw-cache gw-nocache gw-plain)
+[ "$TLS" = 1 ] && targets+=(nginx-tls gw-cache-tls)
+[ -z "${TARGETS:-}" ] || read -r -a targets <<<"$TARGETS"
 
 # Sanity: every target answers 200 "ok", and the gateway really maps (401 without the token).
 for t in "${targets[@]}"; do

@@ -29,7 +29,7 @@ fn toml_block(heading: &str) -> String {
 fn the_gateway_example_parses_with_every_field_known() {
     let text = toml_block("8. `signet gateway`");
     let config = gateway::config::parse(&text, std::path::Path::new(".")).unwrap();
-    assert_eq!(config.applications.len(), 1);
+    assert_eq!(config.applications.len(), 2);
     assert!(config.web_session.is_some() && config.api_session.is_some());
     assert_eq!(config.identity_mappings[0].name, "backend-jwt");
 }

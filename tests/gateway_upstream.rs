@@ -367,9 +367,7 @@ type Upgrades = Arc<Mutex<Vec<Vec<(String, String)>>>>;
 
 /// A WebSocket echo backend (tokio-tungstenite), plain or over TLS; it records the upgrade
 /// request's headers.
-fn websocket_backend(
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) -> (String, Upgrades) {
+fn websocket_backend(tls: Option<tokio_rustls::TlsAcceptor>) -> (String, Upgrades) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -311,6 +311,7 @@ impl Gateway {
                 &[web.config.cookie_name.as_str(), login.as_str()],
             );
         }
+        let forwarded = conn.forwarded(parts.headers.get(header::HOST));
         if let Some(protocol) = upgrade::requested(&parts.headers) {
             let out = Outgoing {
                 authority: &route.host,
@@ -318,6 +319,7 @@ impl Gateway {
                 proto: conn.client.proto,
                 mapped_header: route.mapping.as_deref().map(|m| &m.header),
                 mapped: mapped.as_ref(),
+                forwarded: forwarded.as_ref(),
             };
             return self
                 .upgrade(conn, route, parts, &out, protocol, set_cookie)
@@ -332,6 +334,7 @@ impl Gateway {
             proto: conn.client.proto,
             mapped_header: route.mapping.as_deref().map(|m| &m.header),
             mapped: mapped.as_ref(),
+            forwarded: forwarded.as_ref(),
         };
         let head = if plain {
             // No body: the backend request head is written straight from the client's fields.
@@ -478,6 +481,8 @@ struct ConnState {
     routes: Option<Arc<Snapshot>>,
     keyset: Option<Arc<KeysetSnapshot>>,
     memo: Option<Memo>,
+    /// The last `Host` and the `Forwarded` value made for it (the same on most connections).
+    forwarded: Option<(HeaderValue, Option<HeaderValue>)>,
 }
 
 impl Conn {
@@ -488,6 +493,22 @@ impl Conn {
             client_ip: ip_value(client.addr),
             client,
             state: Mutex::new(ConnState::default()),
+        }
+    }
+
+    /// Our `Forwarded` value for this connection's client and `host`.
+    fn forwarded(&self, host: Option<&HeaderValue>) -> Option<HeaderValue> {
+        let Some(host) = host else {
+            return fields::forwarded_value(&self.client_ip, self.client.proto, None);
+        };
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match &state.forwarded {
+            Some((last, value)) if last == host => value.clone(),
+            _ => {
+                let value = fields::forwarded_value(&self.client_ip, self.client.proto, Some(host));
+                state.forwarded = Some((host.clone(), value.clone()));
+                value
+            }
         }
     }
 

@@ -103,7 +103,9 @@ pub fn screen(headers: &mut HeaderMap, identity: &[HeaderName], underscores: boo
                 dropped.protected += 1;
                 remove.push(name.clone());
             }
-        } else if identity.contains(name) || CLIENT_NEVER.contains(&text) {
+        } else if identity.contains(name)
+            || (text.starts_with("x-") && CLIENT_NEVER.contains(&text))
+        {
             dropped.protected += 1;
             remove.push(name.clone());
         }
@@ -189,6 +191,9 @@ pub struct Outgoing<'a> {
     pub mapped_header: Option<&'a HeaderName>,
     /// The mapped JWT for that header, when there are attributes.
     pub mapped: Option<&'a HeaderValue>,
+    /// Our `Forwarded` value for this client and `Host`, when the caller has it already
+    /// (a connection keeps it); otherwise [`forwarded_value`] makes it.
+    pub forwarded: Option<&'a HeaderValue>,
 }
 
 /// The one rule set for the fields a backend receives, used by every write path: `emit` is
@@ -238,8 +243,13 @@ pub fn outgoing(
     };
     emit(&X_FORWARDED_PROTO, &proto);
     let host = headers.get(header::HOST).filter(|_| kept(&header::HOST));
-    if let Some(forwarded) = forwarded_value(out.client_ip, out.proto, host) {
-        emit(&header::FORWARDED, &forwarded);
+    match out.forwarded.filter(|_| kept(&header::HOST)) {
+        Some(forwarded) => emit(&header::FORWARDED, forwarded),
+        None => {
+            if let Some(forwarded) = forwarded_value(out.client_ip, out.proto, host) {
+                emit(&header::FORWARDED, &forwarded);
+            }
+        }
     }
     if let Some(host) = host {
         emit(&X_FORWARDED_HOST, host);
@@ -441,6 +451,7 @@ mod tests {
             proto: "http",
             mapped_header: mapped_name.as_ref(),
             mapped: mapped_value.as_ref(),
+            forwarded: None,
         };
         let mut lines = Vec::new();
         outgoing(&headers, &out, |n, v| {

@@ -30,8 +30,16 @@ const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 
-/// Where a connection goes once a response was read to its end (the pool's way back).
-pub type Release = Box<dyn FnOnce(Connection) + Send + Sync>;
+/// Where connections go back once a response was read to its end (the pool).
+pub trait Returns: Send + Sync {
+    fn give_back(&self, slot: usize, conn: Connection);
+}
+
+/// The way back for one connection: its pool and its slot there (no allocation per request).
+pub struct Release {
+    pub to: std::sync::Arc<dyn Returns>,
+    pub slot: usize,
+}
 
 /// A kept-alive backend connection and the bytes read past the last response.
 pub struct Connection {
@@ -367,7 +375,7 @@ impl ResponseBody {
         let conn = self.conn.take();
         let release = self.release.take();
         if let (Some(conn), Some(release), true) = (conn, release, self.keep_alive) {
-            release(conn);
+            release.to.give_back(release.slot, conn);
         }
     }
 

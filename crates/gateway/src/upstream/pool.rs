@@ -160,10 +160,10 @@ impl Pool {
             };
             match conn.exchange(method, head).await {
                 Ok(mut response) => {
-                    let pool = self.clone();
-                    response
-                        .body_mut()
-                        .on_done(Box::new(move |conn| pool.put_plain(slot, conn)));
+                    response.body_mut().on_done(backend::Release {
+                        to: self.clone(),
+                        slot,
+                    });
                     return Ok(response);
                 }
                 Err(ExchangeError::NotSent) if reused && !retried => retried = true,
@@ -265,6 +265,12 @@ impl Body for ClientBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl backend::Returns for Pool {
+    fn give_back(&self, slot: usize, conn: backend::Connection) {
+        self.put_plain(slot, conn);
     }
 }
 

@@ -297,30 +297,44 @@ pub fn check_host(headers: &HeaderMap, version: Version) -> Result<(), RequestEr
 fn is_host(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
     !bytes.is_empty()
-        && bytes.iter().all(|&b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.'
-                        | b'_'
-                        | b'~'
-                        | b':'
-                        | b'['
-                        | b']'
-                        | b'%'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b'='
-                        | b';'
-                )
-        })
+        && bytes
+            .iter()
+            .all(|&b| HOST_BYTES.get(usize::from(b)).copied().unwrap_or(false))
 }
+
+/// The bytes [`is_host`] allows, as a table (checked on every request).
+// The loop index stays below 256, the table's length.
+#[allow(clippy::indexing_slicing)]
+static HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'['
+                    | b']'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b'='
+                    | b';'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// Our `Forwarded` element (RFC 7239): `for`, `proto` and, when the client sent one, `host`.
 /// The client's own `Forwarded` is replaced, as `X-Forwarded-Proto` and `-Host` are: a

@@ -193,6 +193,33 @@ fn decode<'a>(path: &'a str, rules: &PathRules) -> Result<Cow<'a, str>, PathErro
     Ok(Cow::Owned(out))
 }
 
+/// Whether a path needs no work: no `%`, `;`, `\`, control character, `//` or `/.`.
+fn is_plain(path: &[u8]) -> bool {
+    let mut after_slash = false;
+    for &b in path {
+        if SPECIAL.get(usize::from(b)).copied().unwrap_or(true)
+            || (after_slash && (b == b'/' || b == b'.'))
+        {
+            return false;
+        }
+        after_slash = b == b'/';
+    }
+    true
+}
+
+/// The bytes that take a path off the fast path: `%`, `;`, `\` and control characters.
+// The loop index stays below 256, the table's length.
+#[allow(clippy::indexing_slicing)]
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'%' | b';' | b'\\' | 0..=0x1f | 0x7f);
+        b += 1;
+    }
+    table
+};
+
 /// The segment's name: itself, or what comes before its first `;` when parameters are kept.
 fn name(segment: &str) -> &str {
     segment.split(';').next().unwrap_or(segment)
@@ -203,13 +230,8 @@ pub fn canonicalize<'a>(path: &'a str, rules: &PathRules) -> Result<Canonical<'a
     let Some(rest) = path.strip_prefix('/') else {
         return Err(PathError::NotAbsolute);
     };
-    // The usual path has nothing to change: one scan, no allocation.
-    let plain = !path
-        .bytes()
-        .any(|b| matches!(b, b'%' | b';' | b'\\' | 0..=0x1f | 0x7f))
-        && !path.contains("//")
-        && !path.contains("/.");
-    if plain {
+    // The usual path has nothing to change: one scan of its bytes, no allocation.
+    if is_plain(path.as_bytes()) {
         return Ok(Canonical {
             forward: Cow::Borrowed(path),
             route: None,

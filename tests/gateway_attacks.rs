@@ -406,18 +406,7 @@ attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", su
 
 /// Verifies a mapped JWT (issuer `signet-gateway`, audience `backend`) with a JWK Set.
 fn verify_with(jwks: &[u8], jwt: &str) -> serde_json::Map<String, Value> {
-    let (keys, _) = jose::KeySet::from_jwks_json(jwks).unwrap();
-    jose::Verifier::new(keys)
-        .verify_jwt(
-            jwt,
-            &jose::Validation {
-                issuers: vec!["signet-gateway".into()],
-                audiences: vec!["backend".into()],
-                ..jose::Validation::default()
-            },
-        )
-        .unwrap()
-        .claims
+    common::verify_gateway_jwt(jwks, jwt, "backend")
 }
 
 fn app(name: &str, root: &str, backend: &str, session: &str) -> String {

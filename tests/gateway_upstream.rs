@@ -145,18 +145,17 @@ fn verify_mapped(base: &str, jwt: &str) -> serde_json::Map<String, Value> {
         .unwrap()
         .bytes()
         .unwrap();
-    let (keys, _) = jose::KeySet::from_jwks_json(&jwks).unwrap();
-    jose::Verifier::new(keys)
-        .verify_jwt(
-            jwt,
-            &jose::Validation {
-                issuers: vec!["signet-gateway".into()],
-                audiences: vec!["backend".into()],
-                ..jose::Validation::default()
-            },
-        )
+    common::verify_gateway_jwt(&jwks, jwt, "backend")
+}
+
+/// The gateway's `/pa/metrics` text.
+fn metrics(base: &str) -> String {
+    common::client()
+        .get(format!("{base}/pa/metrics"))
+        .send()
         .unwrap()
-        .claims
+        .text()
+        .unwrap()
 }
 
 // ----- HTTPS backends -----
@@ -298,12 +297,7 @@ backend_ca = "ca.pem"
         .send()
         .unwrap();
     assert_eq!(r.status(), 502);
-    let metrics = http
-        .get(format!("{}/pa/metrics", gw.base))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics(&gw.base);
     assert!(
         metrics.contains(
             "signet_gateway_backend_errors_total{application=\"wrong-ca\",kind=\"tls\"} 1"
@@ -532,12 +526,7 @@ identity_mapping = "id"
         other => panic!("expected a 401, got {other:?}"),
     }
     assert_eq!(plain_seen.lock().unwrap().len(), before);
-    let metrics = common::client()
-        .get(format!("{}/pa/metrics", gw.base))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics(&gw.base);
     assert!(
         metrics.contains("signet_gateway_upgrades_total{application=\"ws\"} 1"),
         "{metrics}"

@@ -51,6 +51,27 @@ pub fn serve_connections(handle: impl Fn(std::net::TcpStream) + Send + Sync + 's
     url
 }
 
+/// Verifies a backend JWT of `signet gateway` (issuer `signet-gateway`, `audience`) with the
+/// gateway's JWK Set document; returns its claims.
+pub fn verify_gateway_jwt(
+    jwks: &[u8],
+    jwt: &str,
+    audience: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let (keys, _) = jose::KeySet::from_jwks_json(jwks).unwrap();
+    jose::Verifier::new(keys)
+        .verify_jwt(
+            jwt,
+            &jose::Validation {
+                issuers: vec!["signet-gateway".into()],
+                audiences: vec![audience.into()],
+                ..jose::Validation::default()
+            },
+        )
+        .unwrap()
+        .claims
+}
+
 /// A blocking HTTP client for the server tests: 20 s timeout, redirects not followed.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()

@@ -147,52 +147,27 @@ impl Metrics {
                 label(app)
             );
         }
-        out.push_str(
-            "# HELP signet_gateway_refused_requests_total Requests refused before routing, by reason.\n",
+        counter(
+            &mut out,
+            "signet_gateway_refused_requests_total",
+            "Requests refused before routing, by reason.",
+            "reason",
+            &self.refused,
         );
-        out.push_str("# TYPE signet_gateway_refused_requests_total counter\n");
-        for (reason, n) in self
-            .refused
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "signet_gateway_refused_requests_total{{reason=\"{reason}\"}} {n}"
-            );
-        }
-        out.push_str(
-            "# HELP signet_gateway_dropped_request_fields_total Client header fields dropped, by reason.\n",
+        counter(
+            &mut out,
+            "signet_gateway_dropped_request_fields_total",
+            "Client header fields dropped, by reason.",
+            "reason",
+            &self.dropped_fields,
         );
-        out.push_str("# TYPE signet_gateway_dropped_request_fields_total counter\n");
-        for (reason, n) in self
-            .dropped_fields
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "signet_gateway_dropped_request_fields_total{{reason=\"{reason}\"}} {n}"
-            );
-        }
-        out.push_str(
-            "# HELP signet_gateway_upgrades_total Protocol upgrades (WebSocket) switched, by application.\n",
+        counter(
+            &mut out,
+            "signet_gateway_upgrades_total",
+            "Protocol upgrades (WebSocket) switched, by application.",
+            "application",
+            &self.upgrades,
         );
-        out.push_str("# TYPE signet_gateway_upgrades_total counter\n");
-        for (app, n) in self
-            .upgrades
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "signet_gateway_upgrades_total{{application=\"{}\"}} {n}",
-                label(app)
-            );
-        }
         out.push_str("# TYPE signet_gateway_jwt_cache_hits_total counter\n");
         let _ = writeln!(out, "signet_gateway_jwt_cache_hits_total {hits}");
         out.push_str("# TYPE signet_gateway_jwt_cache_misses_total counter\n");
@@ -205,6 +180,26 @@ impl Metrics {
             label(kid)
         );
         out
+    }
+}
+
+/// One counter family with one label, in the text exposition.
+fn counter<K: AsRef<str>>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label_name: &str,
+    values: &Mutex<BTreeMap<K, u64>>,
+) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (key, n) in values.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        let _ = writeln!(
+            out,
+            "{name}{{{label_name}=\"{}\"}} {n}",
+            label(key.as_ref())
+        );
     }
 }
 

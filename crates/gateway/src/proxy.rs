@@ -312,22 +312,6 @@ impl Gateway {
             );
         }
         let forwarded = conn.forwarded(parts.headers.get(header::HOST));
-        if let Some(protocol) = upgrade::requested(&parts.headers) {
-            let out = Outgoing {
-                authority: &route.host,
-                client_ip: &conn.client_ip,
-                proto: conn.client.proto,
-                mapped_header: route.mapping.as_deref().map(|m| &m.header),
-                mapped: mapped.as_ref(),
-                forwarded: forwarded.as_ref(),
-            };
-            return self
-                .upgrade(conn, route, parts, &out, protocol, set_cookie)
-                .await;
-        }
-        let pool = &conn.worker.pool;
-        let plain =
-            hyper::body::Body::is_end_stream(&body) && parts.method != hyper::Method::CONNECT;
         let out = Outgoing {
             authority: &route.host,
             client_ip: &conn.client_ip,
@@ -336,6 +320,14 @@ impl Gateway {
             mapped: mapped.as_ref(),
             forwarded: forwarded.as_ref(),
         };
+        if let Some(protocol) = upgrade::requested(&parts.headers) {
+            return self
+                .upgrade(conn, route, parts, &out, protocol, set_cookie)
+                .await;
+        }
+        let pool = &conn.worker.pool;
+        let plain =
+            hyper::body::Body::is_end_stream(&body) && parts.method != hyper::Method::CONNECT;
         let head = if plain {
             // No body: the backend request head is written straight from the client's fields.
             let target = parts

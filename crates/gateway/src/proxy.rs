@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use crate::coarse::{self, Deadlines};
 use crate::config::Session;
 use crate::http::headers::{self as fields, ip_value, outgoing, outgoing_map, Outgoing};
-use crate::http::path::{self};
+use crate::http::request;
 use crate::http::respond::{full, json_response, with_type, Failure};
 use crate::identity;
 use crate::jwks_source::Refetch;
@@ -545,11 +545,23 @@ impl Conn {
     ) -> Result<Response<Body>, Infallible> {
         let gateway = &*self.gateway;
         let snapshot = self.routes();
-        let route_path = match prepare(&mut req, &snapshot.routes, &gateway.metrics) {
-            Ok(route_path) => route_path,
-            Err(response) => {
+        let rules = request::Rules {
+            path: &snapshot.routes.path_rules,
+            identity_headers: &snapshot.routes.identity_headers,
+            underscores_in_headers: snapshot.routes.underscores_in_headers,
+        };
+        let route_path = match request::prepare(&mut req, &rules) {
+            Ok(prepared) => {
+                if prepared.dropped != fields::Dropped::default() {
+                    gateway.metrics.dropped_fields(prepared.dropped);
+                }
+                prepared.route_path
+            }
+            Err(refused) => {
+                gateway.metrics.refused(refused.reason);
+                let response = refused.failure.response();
                 self.worker.metrics.request("", response.status());
-                return Ok(*response);
+                return Ok(response);
             }
         };
         let path = req.uri().path();
@@ -589,85 +601,4 @@ impl Conn {
         self.worker.metrics.request(&route.name, response.status());
         Ok(response)
     }
-}
-
-/// Checks and rewrites a request before anything reads it: `CONNECT` refused (a reverse proxy
-/// tunnels nothing), an absolute-form target's authority made the `Host` (RFC 9112 §3.2.2), one
-/// valid `Host` required, the path made canonical ([`path::canonicalize`]) and the target
-/// rewritten to it (origin-form), and the client's fields screened ([`fields::screen`]).
-/// `Ok` carries the path to route on when it differs from the forwarded one.
-fn prepare(
-    req: &mut Request<Incoming>,
-    routes: &Routes,
-    metrics: &Metrics,
-) -> Result<Option<String>, Box<Response<Body>>> {
-    let refuse = |status: StatusCode, reason: &'static str, message: &str| {
-        metrics.refused(reason);
-        let failure = if status == StatusCode::METHOD_NOT_ALLOWED {
-            Failure::MethodNotAllowed(message.to_owned())
-        } else {
-            Failure::BadRequest(message.to_owned())
-        };
-        Box::new(failure.response())
-    };
-    if req.method() == hyper::Method::CONNECT {
-        return Err(refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "connect",
-            "CONNECT is not served: this is a reverse proxy, not a tunnel",
-        ));
-    }
-    let absolute = req.uri().authority().cloned();
-    if let Some(authority) = &absolute {
-        let host = (!authority.as_str().contains('@'))
-            .then(|| HeaderValue::from_str(authority.as_str()).ok())
-            .flatten();
-        let Some(host) = host else {
-            return Err(refuse(
-                StatusCode::BAD_REQUEST,
-                "bad_host",
-                "the request target's authority is not a valid host",
-            ));
-        };
-        req.headers_mut().insert(header::HOST, host);
-    }
-    if let Err(e) = fields::check_host(req.headers(), req.version()) {
-        let reason = match e {
-            fields::RequestError::NoHost => "no_host",
-            fields::RequestError::TwoHosts => "two_hosts",
-            fields::RequestError::BadHost => "bad_host",
-        };
-        return Err(refuse(StatusCode::BAD_REQUEST, reason, &e.to_string()));
-    }
-    let raw = req.uri().path();
-    let canonical = match path::canonicalize(raw, &routes.path_rules) {
-        Ok(c) => c,
-        Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, e.label(), &e.to_string())),
-    };
-    let route = canonical.route.clone();
-    if canonical.forward != raw || absolute.is_some() {
-        let target = match req.uri().query() {
-            Some(q) => format!("{}?{q}", canonical.forward),
-            None => canonical.forward.into_owned(),
-        };
-        match Uri::try_from(target) {
-            Ok(uri) => *req.uri_mut() = uri,
-            Err(_) => {
-                return Err(refuse(
-                    StatusCode::BAD_REQUEST,
-                    "bad_target",
-                    "the request target cannot be forwarded",
-                ))
-            }
-        }
-    }
-    let dropped = fields::screen(
-        req.headers_mut(),
-        &routes.identity_headers,
-        routes.underscores_in_headers,
-    );
-    if dropped != fields::Dropped::default() {
-        metrics.dropped_fields(dropped);
-    }
-    Ok(route)
 }

@@ -3,4 +3,5 @@
 
 pub mod headers;
 pub mod path;
+pub mod request;
 pub mod respond;

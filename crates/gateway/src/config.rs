@@ -124,7 +124,7 @@ pub struct ApiSession {
 }
 
 fn default_refetch_interval() -> u64 {
-    30
+    crate::jwks_source::DEFAULT_REFETCH_MIN_INTERVAL.as_secs()
 }
 
 /// `[web_session]`: OIDC login against any provider.

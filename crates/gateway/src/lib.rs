@@ -16,7 +16,7 @@
 //!   again when a token names an unknown `kid`;
 //! - [`metrics`]: the counters behind `/pa/metrics`;
 //! - [`tls`]: the HTTPS listener with optional client certificates, and the verified chain;
-//! - [`web_session`]: OIDC login and the encrypted session cookie for `web` applications;
+//! - [`session`]: `api` bearer tokens, `web` OIDC logins and their sealed cookie;
 //! - [`upstream`]: one worker's backend connections, and the inline exchange of a request
 //!   without a body (RFC 9112 framing);
 //! - [`token_cache`]: upstream bearer tokens already verified;
@@ -26,27 +26,27 @@
 #![forbid(unsafe_code)]
 
 mod bounded;
-pub mod coarse;
+mod coarse;
 
 pub mod check;
 pub mod config;
 pub mod fetch;
-pub mod http;
-pub mod identity;
-pub mod identity_mapping;
-pub mod jwks_source;
-pub mod jwt_cache;
+mod http;
+mod identity;
+mod identity_mapping;
+mod jwks_source;
+mod jwt_cache;
 pub mod keyset;
-pub mod metrics;
+mod metrics;
 pub mod proxy;
 pub mod routes;
 pub mod runtime;
 pub mod server;
-pub mod session;
+mod session;
 pub mod tls;
-pub mod token;
-pub mod token_cache;
-pub mod upstream;
+mod token;
+mod token_cache;
+mod upstream;
 
 pub use check::{check, Problem};
 pub use config::{Config, LoadError};

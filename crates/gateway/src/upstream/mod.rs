@@ -8,4 +8,4 @@ pub mod transport;
 pub mod upgrade;
 
 pub use pool::{BackendError, Pool};
-pub use transport::{BackendTls, Stream, Upstream};
+pub use transport::{BackendTls, Upstream};

@@ -33,6 +33,9 @@ pub struct GatewayArgs {
     /// Listen for HTTPS on this address instead of [listen] https (needs tls_cert and tls_key)
     #[arg(long, value_name = "ADDR")]
     pub listen_https: Option<String>,
+    /// Listen for cleartext HTTP/2 (h2c, prior knowledge) on this address instead of [listen] h2c
+    #[arg(long, value_name = "ADDR")]
+    pub listen_h2c: Option<String>,
 }
 
 /// How long in-flight requests may take to finish at shutdown.
@@ -76,8 +79,9 @@ pub fn run(a: &GatewayArgs) -> Outcome {
         .listen_https
         .clone()
         .or_else(|| config.listen.https.clone());
-    if http.is_none() && https.is_none() {
-        usage!("{name}: no [listen] http or https address (or --listen ADDR)");
+    let h2c = a.listen_h2c.clone().or_else(|| config.listen.h2c.clone());
+    if http.is_none() && https.is_none() && h2c.is_none() {
+        usage!("{name}: no [listen] http, https or h2c address (or --listen ADDR)");
     }
     let tls = match &https {
         Some(addr) => {
@@ -117,14 +121,14 @@ pub fn run(a: &GatewayArgs) -> Outcome {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(path.clone(), &config, http, tls, keyset))?;
+    runtime.block_on(serve(path.clone(), &config, (http, h2c), tls, keyset))?;
     Ok(())
 }
 
 async fn serve(
     path: PathBuf,
     config: &::gateway::Config,
-    http: Option<String>,
+    (http, h2c): (Option<String>, Option<String>),
     tls: Option<(String, ::gateway::tls::Https)>,
     keyset: Keyset,
 ) -> anyhow::Result<()> {
@@ -136,7 +140,12 @@ async fn serve(
     if let Some(addr) = http {
         let (tcp, local) = crate::serve::bind(addr.as_str()).await?;
         crate::serve::announce(&format!("signet gateway listening on http://{local}"))?;
-        listeners.push(Listener { tcp, tls: None });
+        listeners.push(Listener {
+            tcp,
+            tls: None,
+            h2c: false,
+            http2: config.http2,
+        });
     }
     if let Some((addr, https)) = tls {
         let (tcp, local) = crate::serve::bind(addr.as_str()).await?;
@@ -144,6 +153,18 @@ async fn serve(
         listeners.push(Listener {
             tcp,
             tls: Some(https),
+            h2c: false,
+            http2: config.http2,
+        });
+    }
+    if let Some(addr) = h2c {
+        let (tcp, local) = crate::serve::bind(addr.as_str()).await?;
+        crate::serve::announce(&format!("signet gateway listening on h2c://{local}"))?;
+        listeners.push(Listener {
+            tcp,
+            tls: None,
+            h2c: true,
+            http2: config.http2,
         });
     }
     let gateway = Arc::new(

@@ -4,6 +4,7 @@
 #   openssl, kill      the gateway tests make a test PKI and signal the server
 #   python3            the gateway attack tests use Python's http.server as a file-serving backend
 #   man                the CLI tests render `signet man` pages with `man -l`
+#   curl               the gateway's HTTP/2 tests use curl (--http2, --http2-prior-knowledge)
 #   chromium           the browser tests (tests/ui.rs) drive Debian's chromium headless
 #   node, npm          ... through playwright-core, installed into tests/browser/node_modules
 # Debian packages need root (or sudo).
@@ -15,6 +16,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v kill >/dev/null || need+=(procps)
 command -v python3 >/dev/null || need+=(python3)
 command -v man >/dev/null || need+=(man-db)
+command -v curl >/dev/null || need+=(curl)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)

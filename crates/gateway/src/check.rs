@@ -19,6 +19,7 @@ use crate::keyset;
 #[non_exhaustive]
 pub enum Section {
     Listen,
+    Http2,
     AuthToken,
     ApiSession,
     WebSession,
@@ -30,6 +31,7 @@ impl fmt::Display for Section {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Section::Listen => f.write_str("listen"),
+            Section::Http2 => f.write_str("http2"),
             Section::AuthToken => f.write_str("auth_token"),
             Section::ApiSession => f.write_str("api_session"),
             Section::WebSession => f.write_str("web_session"),
@@ -126,6 +128,13 @@ pub enum ProblemKind {
     ContextRootNotCanonical { value: String, reason: String },
     #[error("{message}")]
     BackendTls { message: String },
+    #[error("{field} is {value}; it must be from {min} to {max}")]
+    OutOfRange {
+        field: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
     #[error("{field} is only for https:// backends")]
     TlsOnlyField { field: &'static str },
     #[error("context_root \"{value}\" is also the context root of application \"{other}\"")]
@@ -189,8 +198,38 @@ impl Problems {
 fn check_listen(config: &Config, problems: &mut Problems) {
     let section = Section::Listen;
     let listen = &config.listen;
-    if listen.http.is_none() && listen.https.is_none() {
+    if listen.http.is_none() && listen.https.is_none() && listen.h2c.is_none() {
         problems.add(&section, ProblemKind::NoListener);
+    }
+    if let Some(v) = listen.h2c.as_deref() {
+        socket_address("h2c", v, &section, problems);
+    }
+    let h2 = &config.http2;
+    for (field, value, min) in [
+        ("max_concurrent_streams", h2.max_concurrent_streams, 1),
+        ("max_header_list_size", h2.max_header_list_size, 1024),
+        (
+            "initial_stream_window_size",
+            h2.initial_stream_window_size,
+            65_535,
+        ),
+        (
+            "initial_connection_window_size",
+            h2.initial_connection_window_size,
+            65_535,
+        ),
+    ] {
+        if value < min || value > 2_147_483_647 {
+            problems.add(
+                &Section::Http2,
+                ProblemKind::OutOfRange {
+                    field,
+                    value: u64::from(value),
+                    min: u64::from(min),
+                    max: 2_147_483_647,
+                },
+            );
+        }
     }
     let http = listen
         .http

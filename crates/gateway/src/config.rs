@@ -22,6 +22,8 @@ pub struct Config {
     #[serde(default)]
     pub http: Http,
     #[serde(default)]
+    pub http2: Http2,
+    #[serde(default)]
     pub auth_token: AuthToken,
     pub api_session: Option<ApiSession>,
     pub web_session: Option<WebSession>,
@@ -40,10 +42,36 @@ pub struct Config {
 pub struct Listen {
     pub http: Option<String>,
     pub https: Option<String>,
+    /// Cleartext HTTP/2 with prior knowledge (h2c), for service meshes (our name).
+    pub h2c: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     /// CA certificates for client certificates; set, the gateway requests one over https.
     pub client_ca: Option<String>,
+}
+
+/// `[http2]`: limits of HTTP/2 connections (the HTTPS listener's `h2`, and `h2c`); our names.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http2 {
+    /// Streams a client may have open at once on one connection.
+    pub max_concurrent_streams: u32,
+    /// The largest header list a client may send (bytes, as HTTP/2 counts them).
+    pub max_header_list_size: u32,
+    /// Flow-control windows the gateway grants a client (bytes).
+    pub initial_stream_window_size: u32,
+    pub initial_connection_window_size: u32,
+}
+
+impl Default for Http2 {
+    fn default() -> Self {
+        Http2 {
+            max_concurrent_streams: 100,
+            max_header_list_size: 64 * 1024,
+            initial_stream_window_size: 1024 * 1024,
+            initial_connection_window_size: 2 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[http]`: how strictly requests are read (our names; PingAccess has no such section).

@@ -1,5 +1,7 @@
 //! Serving connections: the listeners, one worker thread per CPU with its own single-threaded
-//! runtime, HTTP/1.1 on each connection, TLS handshakes, and graceful shutdown.
+//! runtime, TLS handshakes, HTTP/1.1 (with upgrades) or HTTP/2 on each connection (`h2` by ALPN
+//! over TLS, `h2c` with prior knowledge on its own listener), and graceful shutdown (HTTP/2:
+//! `GOAWAY`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +11,7 @@ use std::time::Duration;
 use hyper_util::rt::TokioIo;
 
 use crate::coarse::{self, Deadlines};
+use crate::config::Http2;
 use crate::proxy::{Client, Conn, Gateway, Worker};
 use crate::upstream::Pool;
 
@@ -16,6 +19,10 @@ use crate::upstream::Pool;
 pub struct Listener {
     pub tcp: tokio::net::TcpListener,
     pub tls: Option<crate::tls::Https>,
+    /// Plain HTTP/2 with prior knowledge (`[listen] h2c`) instead of HTTP/1.1.
+    pub h2c: bool,
+    /// The limits of HTTP/2 connections (`[http2]`).
+    pub http2: Http2,
 }
 
 /// A connection accepted by a listener, on its way to a worker.
@@ -23,6 +30,8 @@ struct Accepted {
     stream: std::net::TcpStream,
     addr: SocketAddr,
     tls: Option<crate::tls::Https>,
+    h2c: bool,
+    http2: Http2,
 }
 
 /// The number of worker threads [`serve`] runs: `SIGNET_GATEWAY_WORKERS` when set to a positive
@@ -149,6 +158,8 @@ async fn accept_loop(
             stream,
             addr,
             tls: listener.tls.clone(),
+            h2c: listener.h2c,
+            http2: listener.http2,
         });
     }
 }
@@ -168,7 +179,14 @@ async fn worker(
     });
     let ticker = tokio::spawn(worker.deadlines.clone().run());
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
-    while let Some(Accepted { stream, addr, tls }) = accepted.recv().await {
+    while let Some(Accepted {
+        stream,
+        addr,
+        tls,
+        h2c,
+        http2,
+    }) = accepted.recv().await
+    {
         let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
             continue;
         };
@@ -185,7 +203,12 @@ async fn worker(
                         chain: Arc::new(Vec::new()),
                     };
                     let conn = Arc::new(Conn::new(gateway, worker, client));
-                    serve_connection(conn, TokioIo::new(stream), stop).await;
+                    let protocol = if h2c {
+                        Protocol::H2(http2)
+                    } else {
+                        Protocol::Http1
+                    };
+                    serve_connection(conn, TokioIo::new(stream), protocol, stop).await;
                 }
                 Some(https) => {
                     let handshake = tokio::time::timeout(
@@ -208,8 +231,14 @@ async fn worker(
                         proto: "https",
                         chain: Arc::new(chain),
                     };
+                    let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
                     let conn = Arc::new(Conn::new(gateway, worker, client));
-                    serve_connection(conn, TokioIo::new(tls_stream), stop).await;
+                    let protocol = if h2 {
+                        Protocol::H2(http2)
+                    } else {
+                        Protocol::Http1
+                    };
+                    serve_connection(conn, TokioIo::new(tls_stream), protocol, stop).await;
                 }
             }
             drop(done);
@@ -220,27 +249,63 @@ async fn worker(
     ticker.abort();
 }
 
+/// How a connection speaks.
+#[derive(Clone, Copy)]
+enum Protocol {
+    Http1,
+    H2(Http2),
+}
+
 async fn serve_connection<I>(
     conn: Arc<Conn>,
     io: TokioIo<I>,
+    protocol: Protocol,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let timer = coarse::Timer(conn.worker.deadlines.clone());
     let service = hyper::service::service_fn(move |req| conn.clone().handle(req));
-    // A client gets 30 s to send a request's headers (no slowloris holding a connection).
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(timer)
-        .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(io, service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+    match protocol {
+        Protocol::Http1 => {
+            // A client gets 30 s to send a request's headers (no slowloris holding a connection).
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(timer)
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(io, service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        }
+        Protocol::H2(limits) => {
+            // Each stream is one request through the same pipeline as HTTP/1.1; the limits bound
+            // what one client can hold (streams, header bytes, buffered data), and a client that
+            // resets streams as fast as it opens them is cut off by hyper's h2 (rapid reset).
+            let conn =
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .timer(timer)
+                    .max_concurrent_streams(limits.max_concurrent_streams)
+                    .max_header_list_size(limits.max_header_list_size)
+                    .initial_stream_window_size(limits.initial_stream_window_size)
+                    .initial_connection_window_size(limits.initial_connection_window_size)
+                    .keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_timeout(Duration::from_secs(20))
+                    .serve_connection(io, service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    // GOAWAY: streams in flight finish, no new ones start.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
         }
     }
 }

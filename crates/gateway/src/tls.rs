@@ -155,6 +155,7 @@ pub fn server_config(
         }
         None => builder.with_no_client_auth().with_single_cert(chain, key)?,
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 when the client offers it, HTTP/1.1 otherwise.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }

@@ -1,0 +1,237 @@
+//! `signet gateway` over HTTP/2: the HTTPS listener offers `h2` by ALPN and an opt-in `h2c`
+//! listener takes cleartext HTTP/2 with prior knowledge. Real clients (curl) reach the same
+//! pipeline as over HTTP/1.1: routing, the `api` session, the identity mapping and the field
+//! rules, with HTTP/1.1 backends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Command;
+
+use common::pki::make_pki;
+use common::{spawn_server, TempDir};
+use serde_json::{json, Value};
+
+const IDP_ISSUER: &str = "https://idp.test";
+
+/// An HTTP/1.1 backend that answers with the request's header fields as JSON.
+fn echo_backend() -> String {
+    common::serve_connections(|stream| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut out = stream;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let target = line.split(' ').nth(1).unwrap_or("").to_owned();
+            let mut fields = Vec::new();
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).unwrap_or(0) == 0 {
+                    return;
+                }
+                let l = l.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                let (n, v) = l.split_once(':').unwrap();
+                fields.push(json!([n.trim().to_ascii_lowercase(), v.trim()]));
+            }
+            let body = json!({"target": target, "fields": fields}).to_string();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if out.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Runs curl; returns (HTTP version, status, body).
+fn curl(args: &[&str]) -> (String, u16, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-w",
+            "\n%{http_version} %{http_code}",
+        ])
+        .args(args)
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, last) = text.rsplit_once('\n').unwrap();
+    let (version, status) = last.split_once(' ').unwrap();
+    (version.to_owned(), status.parse().unwrap(), body.to_owned())
+}
+
+/// The values of field `name` the backend saw.
+fn seen<'a>(body: &'a Value, name: &str) -> Vec<&'a str> {
+    body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f[0] == name)
+        .map(|f| f[1].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn http2_over_tls_and_h2c_reach_the_same_pipeline() {
+    let dir = TempDir::new();
+    make_pki(&dir.0);
+    let idp_key = jose::Key::generate(jose::Algorithm::ES256).unwrap();
+    dir.write(
+        "idp-jwks.json",
+        jose::KeySet::from(idp_key.to_public().unwrap())
+            .to_public_jwks()
+            .to_string(),
+    );
+    let now = jose::time::now();
+    let token = jose::Signer::new(idp_key, jose::Algorithm::ES256)
+        .unwrap()
+        .sign_claims(&json!({
+            "iss": IDP_ISSUER, "aud": "gateway", "iat": now, "exp": now + 300, "uid": "alice"
+        }))
+        .unwrap();
+    let backend = echo_backend();
+    let config = |listen: &str| {
+        dir.write(
+            "gateway.toml",
+            format!(
+                r#"
+[listen]
+{listen}
+tls_cert = "server.pem"
+tls_key = "server.key"
+[http2]
+max_concurrent_streams = 50
+[auth_token]
+issuer = "signet-gateway"
+keyset_file = "gateway-keys.json"
+[api_session]
+issuer = "{IDP_ISSUER}"
+jwks = "idp-jwks.json"
+audience = "gateway"
+[[identity_mapping]]
+name = "id"
+header_name = "X-Identity-JWT"
+audience = "backend"
+attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", subject = true }}]
+[[application]]
+name = "api"
+context_root = "/api"
+backend = "{backend}"
+session = "api"
+identity_mapping = "id"
+"#
+            ),
+        )
+    };
+    let tls_config = config("https = \"127.0.0.1:1\"");
+    let (_tls, tls_base) = spawn_server(
+        &[
+            "gateway",
+            "--config",
+            &tls_config,
+            "--listen-https",
+            "127.0.0.1:0",
+        ],
+        "signet gateway listening on ",
+    );
+    let ca = dir.0.join("ca.pem").to_string_lossy().into_owned();
+    let bearer = format!("Authorization: Bearer {token}");
+    let jwks = curl(&["--cacert", &ca, &format!("{tls_base}/pa/authtoken/JWKS")]).2;
+
+    // HTTPS: h2 by ALPN, and HTTP/1.1 for a client that asks for it; a client's identity header
+    // in any case is replaced on both.
+    for (flag, version, forged) in [
+        ("--http2", "2", "x-identity-jwt: forged"),
+        ("--http1.1", "1.1", "X-IDENTITY-jwt: forged"),
+    ] {
+        let (v, status, body) = curl(&[
+            flag,
+            "--cacert",
+            &ca,
+            "-H",
+            &bearer,
+            "-H",
+            forged,
+            &format!("{tls_base}/api/orders/./1?x=1"),
+        ]);
+        assert_eq!((v.as_str(), status), (version, 200), "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["target"], "/api/orders/1?x=1");
+        let identity = seen(&body, "x-identity-jwt");
+        assert_eq!(identity.len(), 1, "{body}");
+        let claims = common::verify_gateway_jwt(jwks.as_bytes(), identity[0], "backend");
+        assert_eq!(claims["sub"], "alice");
+        assert_eq!(seen(&body, "x-forwarded-proto"), ["https"]);
+        assert_eq!(seen(&body, "host"), [backend.trim_start_matches("http://")]);
+    }
+    // Without a token: the same JSON 401 over h2.
+    let (v, status, body) = curl(&["--http2", "--cacert", &ca, &format!("{tls_base}/api/x")]);
+    assert_eq!((v.as_str(), status), ("2", 401), "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "invalid_token"
+    );
+
+    // h2c: cleartext HTTP/2 with prior knowledge on its own listener.
+    let h2c_only = dir.write(
+        "h2c.toml",
+        std::fs::read_to_string(&tls_config)
+            .unwrap()
+            .replace("https = \"127.0.0.1:1\"", "h2c = \"127.0.0.1:1\"")
+            .replace("tls_cert = \"server.pem\"\ntls_key = \"server.key\"\n", ""),
+    );
+    let check = common::signet(&["gateway", "--check", &h2c_only]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let (_h2c, h2c_base) = spawn_server(
+        &[
+            "gateway",
+            "--config",
+            &h2c_only,
+            "--listen-h2c",
+            "127.0.0.1:0",
+        ],
+        "signet gateway listening on ",
+    );
+    let h2c_base = h2c_base.replace("h2c://", "http://");
+    let (v, status, body) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        &bearer,
+        "-H",
+        "x-identity-jwt: forged",
+        &format!("{h2c_base}/api/orders/2"),
+    ]);
+    assert_eq!((v.as_str(), status), ("2", 200), "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let identity = seen(&body, "x-identity-jwt");
+    assert_eq!(identity.len(), 1);
+    assert_ne!(identity[0], "forged");
+    assert_eq!(seen(&body, "x-forwarded-proto"), ["http"]);
+    // A path that reads as another application is refused over h2 too.
+    let (_, status, _) = curl(&[
+        "--http2-prior-knowledge",
+        "--path-as-is",
+        &format!("{h2c_base}/api/../admin"),
+    ]);
+    assert_eq!(status, 404);
+}

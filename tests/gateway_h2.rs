@@ -235,3 +235,142 @@ identity_mapping = "id"
     ]);
     assert_eq!(status, 404);
 }
+
+/// Runs `tests/grpc/client.py` against `target`; returns its JSON answer.
+fn grpc_client(target: &str, token: &str, prefix: &str) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/client.py");
+    let out = Command::new("python3")
+        .args([script, target, token, prefix])
+        .output()
+        .expect("python3 (tests/setup.sh installs grpcio and pyjwt)");
+    assert!(
+        out.status.success(),
+        "grpc client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A real gRPC client and server (Python's grpcio) through the gateway: h2c from the client,
+/// `backend_protocol = "h2c"` to the backend, which verifies the mapped JWT with the gateway's
+/// JWK Set (PyJWT). Unary, server-streaming and bidirectional calls; trailers (`grpc-status`)
+/// pass through; the gateway's own refusals are gRPC statuses.
+#[test]
+fn grpc_calls_pass_through_with_the_mapped_jwt_and_gateway_errors_are_grpc_statuses() {
+    let dir = TempDir::new();
+    let base_file = dir.write("gateway-base.txt", "");
+    let backend_script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/backend.py");
+    let mut backend = Command::new("python3")
+        .args([backend_script, &base_file])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut port = String::new();
+    BufReader::new(backend.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let _backend = common::Child(backend);
+    let port = port.trim().to_owned();
+    assert!(
+        !port.is_empty(),
+        "the gRPC backend did not start (is grpcio installed?)"
+    );
+    let idp_key = jose::Key::generate(jose::Algorithm::ES256).unwrap();
+    dir.write(
+        "idp-jwks.json",
+        jose::KeySet::from(idp_key.to_public().unwrap())
+            .to_public_jwks()
+            .to_string(),
+    );
+    let now = jose::time::now();
+    let token = jose::Signer::new(idp_key, jose::Algorithm::ES256)
+        .unwrap()
+        .sign_claims(&json!({
+            "iss": IDP_ISSUER, "aud": "gateway", "iat": now, "exp": now + 300, "uid": "alice"
+        }))
+        .unwrap();
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            r#"
+[listen]
+h2c = "127.0.0.1:1"
+[auth_token]
+issuer = "signet-gateway"
+keyset_file = "gateway-keys.json"
+[api_session]
+issuer = "{IDP_ISSUER}"
+jwks = "idp-jwks.json"
+audience = "gateway"
+[[identity_mapping]]
+name = "id"
+header_name = "X-Identity-JWT"
+audience = "backend"
+attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", subject = true }}]
+[[application]]
+name = "echo"
+context_root = "/test.Echo"
+backend = "http://127.0.0.1:{port}"
+backend_protocol = "h2c"
+session = "api"
+identity_mapping = "id"
+[[application]]
+name = "down"
+context_root = "/down.Echo"
+backend = "http://127.0.0.1:{down}"
+backend_protocol = "h2c"
+session = "none"
+"#
+        ),
+    );
+    let check = common::signet(&["gateway", "--check", &config]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let (_gateway, base) = spawn_server(
+        &[
+            "gateway",
+            "--config",
+            &config,
+            "--listen-h2c",
+            "127.0.0.1:0",
+        ],
+        "signet gateway listening on ",
+    );
+    let target = base.trim_start_matches("h2c://").to_owned();
+    // The backend fetches the JWK Set with urllib (HTTP/1.1): a second gateway on the same
+    // configuration and keyset file, with a plain listener, serves the same keys.
+    let (_plain, plain_base) = spawn_server(
+        &["gateway", "--config", &config, "--listen", "127.0.0.1:0"],
+        "signet gateway listening on ",
+    );
+    std::fs::write(&base_file, &plain_base).unwrap();
+
+    let answer = grpc_client(&target, &token, "/test.Echo");
+    assert_eq!(answer["unary"], "hello alice: world", "{answer}");
+    assert_eq!(
+        answer["stream"],
+        json!(["alice 0", "alice 1", "alice 2", "alice 3", "alice 4"])
+    );
+    assert_eq!(
+        answer["bidi"],
+        json!(["alice echoes a", "alice echoes b", "alice echoes c"])
+    );
+    // No token: the gateway answers UNAUTHENTICATED itself, not a JSON body.
+    let answer = grpc_client(&target, "", "/test.Echo");
+    assert_eq!(answer["error"]["code"], "UNAUTHENTICATED", "{answer}");
+    assert_eq!(answer["error"]["details"], "a bearer token is required");
+    // A backend that is down: UNAVAILABLE, naming the application.
+    let answer = grpc_client(&target, &token, "/down.Echo");
+    assert_eq!(answer["error"]["code"], "UNAVAILABLE", "{answer}");
+    assert!(
+        answer["error"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("application \"down\""),
+        "{answer}"
+    );
+}

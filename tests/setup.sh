@@ -5,6 +5,7 @@
 #   python3            the gateway attack tests use Python's http.server as a file-serving backend
 #   man                the CLI tests render `signet man` pages with `man -l`
 #   curl               the gateway's HTTP/2 tests use curl (--http2, --http2-prior-knowledge)
+#   grpcio, pyjwt      the gateway's gRPC test: a Python gRPC client and backend (PyPI)
 #   chromium           the browser tests (tests/ui.rs) drive Debian's chromium headless
 #   node, npm          ... through playwright-core, installed into tests/browser/node_modules
 # Debian packages need root (or sudo).
@@ -27,6 +28,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
+
+python3 -c 'import grpc, jwt' 2>/dev/null || {
+  echo "tests/setup.sh: installing grpcio and pyjwt[crypto] (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check grpcio 'pyjwt[crypto]' \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+      grpcio 'pyjwt[crypto]'
+}
 
 lock=tests/browser/package-lock.json
 stamp=tests/browser/node_modules/.signet-lock

@@ -135,6 +135,11 @@ pub enum ProblemKind {
         min: u64,
         max: u64,
     },
+    #[error("backend_protocol = \"{protocol}\" needs {needs}")]
+    BackendProtocol {
+        protocol: &'static str,
+        needs: &'static str,
+    },
     #[error("{field} is only for https:// backends")]
     TlsOnlyField { field: &'static str },
     #[error("context_root \"{value}\" is also the context root of application \"{other}\"")]
@@ -724,6 +729,28 @@ fn check_applications(config: &Config, problems: &mut Problems) {
                         reason: "it has user information or no host".into(),
                     },
                 ),
+                Some((scheme, _))
+                    if (app.backend_protocol == BackendProtocol::H2
+                        && scheme != hyper::http::uri::Scheme::HTTPS)
+                        || (app.backend_protocol == BackendProtocol::H2c
+                            && scheme != hyper::http::uri::Scheme::HTTP) =>
+                {
+                    problems.add(
+                        &section,
+                        ProblemKind::BackendProtocol {
+                            protocol: match app.backend_protocol {
+                                BackendProtocol::H2 => "h2",
+                                BackendProtocol::H2c => "h2c",
+                                BackendProtocol::Http1 => "http1",
+                            },
+                            needs: if app.backend_protocol == BackendProtocol::H2 {
+                                "an https:// backend"
+                            } else {
+                                "an http:// backend"
+                            },
+                        },
+                    );
+                }
                 Some((scheme, authority)) if scheme == hyper::http::uri::Scheme::HTTPS => {
                     // The same builder the gateway starts with: what passes here starts.
                     if let Err(message) = crate::routes::backend_tls(config, app, &authority) {

@@ -296,6 +296,21 @@ pub struct Application {
     /// closed (default 300).
     #[serde(default = "default_upgrade_idle")]
     pub upgrade_idle_timeout_seconds: u64,
+    /// How the gateway speaks to the backend: `http1` (default), `h2` (HTTP/2 over TLS, for an
+    /// `https://` backend) or `h2c` (cleartext HTTP/2 with prior knowledge, for `http://`).
+    /// gRPC backends need `h2` or `h2c`.
+    #[serde(default)]
+    pub backend_protocol: BackendProtocol,
+}
+
+/// `backend_protocol`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendProtocol {
+    #[default]
+    Http1,
+    H2,
+    H2c,
 }
 
 fn default_upgrade_idle() -> u64 {

@@ -14,10 +14,11 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 
 use crate::coarse::{self, Deadlines};
+use crate::config::BackendProtocol;
 use crate::config::Session;
 use crate::http::headers::{self as fields, ip_value, outgoing, outgoing_map, Outgoing};
-use crate::http::request;
 use crate::http::respond::{full, json_response, with_type, Failure};
+use crate::http::{grpc, request};
 use crate::identity;
 use crate::jwks_source::Refetch;
 use crate::keyset::Keyset;
@@ -222,6 +223,63 @@ impl Gateway {
         response
     }
 
+    /// A request to an HTTP/2 backend (`backend_protocol = "h2" | "h2c"`): the outgoing fields,
+    /// the target made absolute (its authority is `:authority`), `TE: trailers` kept when the
+    /// client sent it (gRPC needs it), and the response streamed back with its trailers.
+    async fn forward_h2(
+        &self,
+        conn: &Conn,
+        route: &Route,
+        mut parts: hyper::http::request::Parts,
+        body: Incoming,
+        out: &Outgoing<'_>,
+        set_cookie: Option<String>,
+    ) -> Response<Body> {
+        let trailers = parts
+            .headers
+            .get_all(header::TE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+        let mut headers = outgoing_map(&parts.headers, out);
+        headers.remove(header::HOST);
+        if trailers {
+            headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+        let scheme = if route.protocol == BackendProtocol::H2 {
+            "https"
+        } else {
+            "http"
+        };
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+        let Ok(uri) = Uri::try_from(format!("{scheme}://{}{path}", route.authority)) else {
+            return Failure::BadRequest("the request target cannot be forwarded".into()).response();
+        };
+        parts.uri = uri;
+        parts.headers = headers;
+        parts.version = hyper::Version::HTTP_2;
+        let sent = conn
+            .worker
+            .pool
+            .send_h2(&route.upstream, Request::from_parts(parts, body));
+        match coarse::timeout(&conn.worker.deadlines, route.timeout, sent).await {
+            Err(_) => self.timed_out(route),
+            Ok(Err(e)) => self.failed(route, &e),
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                fields::remove_hop_by_hop(&mut parts.headers);
+                if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    parts.headers.append(header::SET_COOKIE, v);
+                }
+                Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+            }
+        }
+    }
+
     async fn forward(
         &self,
         conn: &Conn,
@@ -323,6 +381,11 @@ impl Gateway {
         if let Some(protocol) = upgrade::requested(&parts.headers) {
             return self
                 .upgrade(conn, route, parts, &out, protocol, set_cookie)
+                .await;
+        }
+        if route.protocol != BackendProtocol::Http1 {
+            return self
+                .forward_h2(conn, route, parts, body, &out, set_cookie)
                 .await;
         }
         let pool = &conn.worker.pool;
@@ -541,8 +604,18 @@ impl Conn {
     /// Handles one request; never fails (errors become JSON responses).
     pub async fn handle(
         self: Arc<Self>,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
+        let grpc = grpc::is_grpc(req.headers());
+        let response = self.respond(req).await;
+        Ok(if grpc {
+            grpc::status_of_gateway_response(response)
+        } else {
+            response
+        })
+    }
+
+    async fn respond(self: Arc<Self>, mut req: Request<Incoming>) -> Response<Body> {
         let gateway = &*self.gateway;
         let snapshot = self.routes();
         let rules = request::Rules {
@@ -561,33 +634,30 @@ impl Conn {
                 gateway.metrics.refused(refused.reason);
                 let response = refused.failure.response();
                 self.worker.metrics.request("", response.status());
-                return Ok(response);
+                return response;
             }
         };
         let path = req.uri().path();
         if path == "/pa/heartbeat.ping" {
-            return Ok(json_response(
-                StatusCode::OK,
-                Bytes::from_static(b"{\"status\":\"ok\"}"),
-            ));
+            return json_response(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}"));
         }
         if path == web::CALLBACK_PATH {
             let routes = gateway.current_routes();
             let cx = gateway.web_context();
             let response = login::callback(&cx, &routes, req, self.client.proto).await;
             self.worker.metrics.request("", response.status());
-            return Ok(response);
+            return response;
         }
         if path == "/pa/authtoken/JWKS" {
-            return Ok(gateway.jwks(req.headers()));
+            return gateway.jwks(req.headers());
         }
         if path == "/pa/metrics" {
             let now = (gateway.now)();
             let kid = self.keyset().keyset.active_signing_key(now).kid().clone();
-            return Ok(with_type(
+            return with_type(
                 Response::new(full(Bytes::from(gateway.metrics.render(&kid)))),
                 "text/plain; version=0.0.4",
-            ));
+            );
         }
         let found = snapshot
             .routes
@@ -595,10 +665,10 @@ impl Conn {
             .and_then(|i| Some((i, snapshot.routes.routes.get(i)?)));
         let Some((index, route)) = found else {
             self.worker.metrics.request("", StatusCode::NOT_FOUND);
-            return Ok(Failure::NotFound("no application serves this path".into()).response());
+            return Failure::NotFound("no application serves this path".into()).response();
         };
         let response = gateway.forward(&self, &snapshot, index, route, req).await;
         self.worker.metrics.request(&route.name, response.status());
-        Ok(response)
+        response
     }
 }

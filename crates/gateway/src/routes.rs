@@ -59,6 +59,8 @@ pub struct Route {
     pub upstream: Upstream,
     /// `upgrade_idle_timeout_seconds`.
     pub upgrade_idle: Duration,
+    /// `backend_protocol`.
+    pub protocol: crate::config::BackendProtocol,
     pub session: Session,
     pub mapping: Option<Arc<MappingRuntime>>,
     pub timeout: Duration,
@@ -233,6 +235,7 @@ impl Routes {
                 host,
                 upstream,
                 upgrade_idle: Duration::from_secs(app.upgrade_idle_timeout_seconds.max(1)),
+                protocol: app.backend_protocol,
                 session: app.session,
                 mapping,
                 timeout: Duration::from_secs(app.timeout_seconds.max(1)),
@@ -347,7 +350,8 @@ pub(crate) fn backend_tls(
     });
     let server_name = ServerName::try_from(name.clone())
         .map_err(|_| format!("backend_tls_server_name {name:?} is not a DNS name or IP address"))?;
-    let client_config = client_config(ca, client)?;
+    let h2 = app.backend_protocol == crate::config::BackendProtocol::H2;
+    let client_config = client_config(ca, client, h2)?;
     Ok(BackendTls {
         connector: tokio_rustls::TlsConnector::from(Arc::new(client_config)),
         server_name,

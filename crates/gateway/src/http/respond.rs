@@ -84,7 +84,9 @@ impl Failure {
 
     /// The JSON response.
     pub fn response(&self) -> Response<Body> {
-        let mut r = json_response(self.status(), error_body(self.code(), &self.message()));
+        let message = self.message();
+        let mut r = json_response(self.status(), error_body(self.code(), &message));
+        r.extensions_mut().insert(GatewayMade { message });
         match self {
             Failure::Unauthorized(_) => {
                 r.headers_mut()
@@ -100,6 +102,13 @@ impl Failure {
         }
         r
     }
+}
+
+/// Marks a response the gateway made itself (not the backend's), with its message: a gRPC
+/// client gets it as a gRPC status instead ([`super::grpc`]).
+#[derive(Debug, Clone)]
+pub struct GatewayMade {
+    pub message: String,
 }
 
 /// A JSON error body: `{"error": code, "message": message}`.

@@ -36,7 +36,12 @@ pub struct Pool {
     idle: Mutex<Idle<Sender>>,
     /// Plain connections, for requests without a body ([`backend`]).
     plain: Mutex<Idle<backend::Connection>>,
+    /// HTTP/2 connections (`backend_protocol = "h2" | "h2c"`): one per backend and worker,
+    /// carrying every request at once (streams).
+    h2: Mutex<Vec<(String, H2Sender)>>,
 }
+
+type H2Sender = hyper::client::conn::http2::SendRequest<ClientBody>;
 
 /// Why a backend request failed.
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +270,56 @@ impl Body for ClientBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl Pool {
+    /// Sends `req` (absolute URI, no `Host`) to an HTTP/2 backend on this worker's connection to
+    /// it, made (or made again, when closed) as needed. The response streams, trailers included.
+    pub async fn send_h2(
+        self: &Arc<Self>,
+        up: &Upstream,
+        req: Request<Incoming>,
+    ) -> Result<Response<Incoming>, BackendError> {
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let req = req.map(|inner| ClientBody {
+            inner,
+            failed: failed.clone(),
+        });
+        let existing = {
+            let senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
+            senders
+                .iter()
+                .find(|(k, s)| *k == up.key && !s.is_closed())
+                .map(|(_, s)| s.clone())
+        };
+        let mut sender = match existing {
+            Some(sender) => sender,
+            None => {
+                let stream = transport::connect(up).await?;
+                let (sender, connection) =
+                    hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(|_| BackendError::Connect)?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                let mut senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
+                senders.retain(|(k, s)| *k != up.key && !s.is_closed());
+                senders.push((up.key.clone(), sender.clone()));
+                sender
+            }
+        };
+        sender.ready().await.map_err(|_| BackendError::Closed)?;
+        match sender.send_request(req).await {
+            Ok(response) => Ok(response),
+            Err(_) if failed.load(std::sync::atomic::Ordering::Acquire) => {
+                Err(BackendError::ClientBody)
+            }
+            Err(e) if e.is_parse() => Err(BackendError::Invalid),
+            Err(_) => Err(BackendError::Closed),
+        }
     }
 }
 

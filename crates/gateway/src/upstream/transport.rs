@@ -161,6 +161,7 @@ pub fn client_config(
         Vec<rustls_pki_types::CertificateDer<'static>>,
         rustls_pki_types::PrivateKeyDer<'static>,
     )>,
+    h2: bool,
 ) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -190,6 +191,10 @@ pub fn client_config(
             .map_err(|e| format!("backend_client_cert: {e}"))?,
         None => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if h2 {
+        vec![b"h2".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(config)
 }

@@ -236,6 +236,31 @@ identity_mapping = "id"
     assert_eq!(status, 404);
 }
 
+/// Starts `tests/grpc/backend.py` (over TLS with `tls` = (key, cert)); returns it and its port.
+fn grpc_backend(base_file: &str, tls: Option<(&str, &str)>) -> (common::Child, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/backend.py");
+    let mut args = vec![script, base_file];
+    if let Some((key, cert)) = tls {
+        args.extend([key, cert]);
+    }
+    let mut backend = Command::new("python3")
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut port = String::new();
+    BufReader::new(backend.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let port = port.trim().to_owned();
+    assert!(
+        !port.is_empty(),
+        "the gRPC backend did not start (is grpcio installed?)"
+    );
+    (common::Child(backend), port)
+}
+
 /// Runs `tests/grpc/client.py` against `target`; returns its JSON answer.
 fn grpc_client(target: &str, token: &str, prefix: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/client.py");
@@ -258,24 +283,12 @@ fn grpc_client(target: &str, token: &str, prefix: &str) -> Value {
 #[test]
 fn grpc_calls_pass_through_with_the_mapped_jwt_and_gateway_errors_are_grpc_statuses() {
     let dir = TempDir::new();
+    make_pki(&dir.0);
     let base_file = dir.write("gateway-base.txt", "");
-    let backend_script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/backend.py");
-    let mut backend = Command::new("python3")
-        .args([backend_script, &base_file])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3");
-    let mut port = String::new();
-    BufReader::new(backend.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let _backend = common::Child(backend);
-    let port = port.trim().to_owned();
-    assert!(
-        !port.is_empty(),
-        "the gRPC backend did not start (is grpcio installed?)"
-    );
+    let (_backend, port) = grpc_backend(&base_file, None);
+    let key = dir.0.join("server.key").to_string_lossy().into_owned();
+    let cert = dir.0.join("server.pem").to_string_lossy().into_owned();
+    let (_tls_backend, tls_port) = grpc_backend(&base_file, Some((&key, &cert)));
     let idp_key = jose::Key::generate(jose::Algorithm::ES256).unwrap();
     dir.write(
         "idp-jwks.json",
@@ -320,6 +333,14 @@ backend_protocol = "h2c"
 session = "api"
 identity_mapping = "id"
 [[application]]
+name = "echo-tls"
+context_root = "/tls.Echo"
+backend = "https://127.0.0.1:{tls_port}"
+backend_protocol = "h2"
+backend_ca = "ca.pem"
+session = "api"
+identity_mapping = "id"
+[[application]]
 name = "down"
 context_root = "/down.Echo"
 backend = "http://127.0.0.1:{down}"
@@ -359,6 +380,11 @@ session = "none"
         answer["bidi"],
         json!(["alice echoes a", "alice echoes b", "alice echoes c"])
     );
+    // The same over TLS to the backend (backend_protocol = "h2", ALPN h2, the private CA).
+    let answer = grpc_client(&target, &token, "/tls.Echo");
+    assert_eq!(answer["unary"], "hello alice: world", "{answer}");
+    assert_eq!(answer["stream"].as_array().unwrap().len(), 5, "{answer}");
+    assert_eq!(answer["bidi"].as_array().unwrap().len(), 3, "{answer}");
     // No token: the gateway answers UNAUTHENTICATED itself, not a JSON body.
     let answer = grpc_client(&target, "", "/test.Echo");
     assert_eq!(answer["error"]["code"], "UNAUTHENTICATED", "{answer}");

@@ -1,6 +1,7 @@
 """A gRPC backend for the gateway's tests (grpcio, no generated code: methods take and return
 raw bytes). Every call verifies the gateway's mapped JWT (x-identity-jwt) with PyJWT against the
-gateway's /pa/authtoken/JWKS, whose base URL it reads from the file named on the command line."""
+gateway's /pa/authtoken/JWKS, whose base URL it reads from the file named on the command line.
+With a certificate and a key after it, it serves over TLS (HTTP/2 by ALPN)."""
 import json
 import sys
 import urllib.request
@@ -42,14 +43,22 @@ def bidi(requests, context):
         yield sub.encode() + b" echoes " + message
 
 
-handler = grpc.method_handlers_generic_handler("test.Echo", {
+methods = {
     "Unary": grpc.unary_unary_rpc_method_handler(unary),
     "Stream": grpc.unary_stream_rpc_method_handler(server_stream),
     "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
-})
+}
+# The same service under two names, so that the gateway can route each to another backend.
+handlers = [grpc.method_handlers_generic_handler(name, methods) for name in ("test.Echo", "tls.Echo")]
 server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-server.add_generic_rpc_handlers((handler,))
-port = server.add_insecure_port("127.0.0.1:0")
+server.add_generic_rpc_handlers(handlers)
+if len(sys.argv) > 3:
+    # TLS (for backend_protocol = "h2"): certificate chain and key, PEM.
+    credentials = grpc.ssl_server_credentials(
+        [(open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read())])
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+else:
+    port = server.add_insecure_port("127.0.0.1:0")
 server.start()
 print(port, flush=True)
 server.wait_for_termination()

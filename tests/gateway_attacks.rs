@@ -20,7 +20,6 @@ use common::pki::{make_forged_root, make_pki, pem_base64};
 use common::{serve_connections, spawn_server, Child, TempDir};
 use serde_json::{json, Value};
 
-const IDP_ISSUER: &str = "https://idp.test";
 const SECRET: &str = "TOP-SECRET-7f3a91";
 
 // ----- a raw HTTP/1.1 client -----
@@ -343,33 +342,15 @@ impl Gateway {
     }
 
     fn launch(dir: TempDir, listen: &str, http: &str, apps: &str, flag: &str) -> Gateway {
-        let idp_key = jose::Key::generate(jose::Algorithm::ES256).unwrap();
-        dir.write(
-            "idp-jwks.json",
-            jose::KeySet::from(idp_key.to_public().unwrap())
-                .to_public_jwks()
-                .to_string(),
-        );
-        let idp = jose::Signer::new(idp_key, jose::Algorithm::ES256).unwrap();
+        let idp = common::gateway::test_idp(&dir);
+        let common = common::gateway::common_config("idp-jwks.json");
         let text = format!(
             r#"
 [listen]
 {listen}
 [http]
 {http}
-[auth_token]
-issuer = "signet-gateway"
-keyset_file = "gateway-keys.json"
-[api_session]
-issuer = "{IDP_ISSUER}"
-jwks = "idp-jwks.json"
-audience = "gateway"
-[[identity_mapping]]
-name = "id"
-header_name = "X-Identity-JWT"
-audience = "backend"
-attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", subject = true }}]
-{apps}
+{common}{apps}
 "#
         );
         let config = dir.write("gateway.toml", text);
@@ -386,12 +367,7 @@ attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", su
     }
 
     fn token(&self) -> String {
-        let now = jose::time::now();
-        self.idp
-            .sign_claims(&json!({
-                "iss": IDP_ISSUER, "aud": "gateway", "iat": now, "exp": now + 300, "uid": "alice"
-            }))
-            .unwrap()
+        common::gateway::upstream_token(&self.idp, "alice")
     }
 
     fn metrics(&self) -> String {

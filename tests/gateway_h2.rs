@@ -14,36 +14,19 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::process::Command;
 
+use common::gateway::{common_config, read_head, test_idp, upstream_token};
 use common::pki::make_pki;
 use common::{spawn_server, TempDir};
 use serde_json::{json, Value};
-
-const IDP_ISSUER: &str = "https://idp.test";
 
 /// An HTTP/1.1 backend that answers with the request's header fields as JSON.
 fn echo_backend() -> String {
     common::serve_connections(|stream| {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut out = stream;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
+        while let Some((line, fields)) = read_head(&mut reader) {
             let target = line.split(' ').nth(1).unwrap_or("").to_owned();
-            let mut fields = Vec::new();
-            loop {
-                let mut l = String::new();
-                if reader.read_line(&mut l).unwrap_or(0) == 0 {
-                    return;
-                }
-                let l = l.trim_end();
-                if l.is_empty() {
-                    break;
-                }
-                let (n, v) = l.split_once(':').unwrap();
-                fields.push(json!([n.trim().to_ascii_lowercase(), v.trim()]));
-            }
+            let fields: Vec<Value> = fields.iter().map(|(n, v)| json!([n, v])).collect();
             let body = json!({"target": target, "fields": fields}).to_string();
             let reply = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -95,21 +78,9 @@ fn seen<'a>(body: &'a Value, name: &str) -> Vec<&'a str> {
 fn http2_over_tls_and_h2c_reach_the_same_pipeline() {
     let dir = TempDir::new();
     make_pki(&dir.0);
-    let idp_key = jose::Key::generate(jose::Algorithm::ES256).unwrap();
-    dir.write(
-        "idp-jwks.json",
-        jose::KeySet::from(idp_key.to_public().unwrap())
-            .to_public_jwks()
-            .to_string(),
-    );
-    let now = jose::time::now();
-    let token = jose::Signer::new(idp_key, jose::Algorithm::ES256)
-        .unwrap()
-        .sign_claims(&json!({
-            "iss": IDP_ISSUER, "aud": "gateway", "iat": now, "exp": now + 300, "uid": "alice"
-        }))
-        .unwrap();
+    let token = upstream_token(&test_idp(&dir), "alice");
     let backend = echo_backend();
+    let common = common_config("idp-jwks.json");
     let config = |listen: &str| {
         dir.write(
             "gateway.toml",
@@ -121,19 +92,7 @@ tls_cert = "server.pem"
 tls_key = "server.key"
 [http2]
 max_concurrent_streams = 50
-[auth_token]
-issuer = "signet-gateway"
-keyset_file = "gateway-keys.json"
-[api_session]
-issuer = "{IDP_ISSUER}"
-jwks = "idp-jwks.json"
-audience = "gateway"
-[[identity_mapping]]
-name = "id"
-header_name = "X-Identity-JWT"
-audience = "backend"
-attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", subject = true }}]
-[[application]]
+{common}[[application]]
 name = "api"
 context_root = "/api"
 backend = "{backend}"
@@ -289,43 +248,19 @@ fn grpc_calls_pass_through_with_the_mapped_jwt_and_gateway_errors_are_grpc_statu
     let key = dir.0.join("server.key").to_string_lossy().into_owned();
     let cert = dir.0.join("server.pem").to_string_lossy().into_owned();
     let (_tls_backend, tls_port) = grpc_backend(&base_file, Some((&key, &cert)));
-    let idp_key = jose::Key::generate(jose::Algorithm::ES256).unwrap();
-    dir.write(
-        "idp-jwks.json",
-        jose::KeySet::from(idp_key.to_public().unwrap())
-            .to_public_jwks()
-            .to_string(),
-    );
-    let now = jose::time::now();
-    let token = jose::Signer::new(idp_key, jose::Algorithm::ES256)
-        .unwrap()
-        .sign_claims(&json!({
-            "iss": IDP_ISSUER, "aud": "gateway", "iat": now, "exp": now + 300, "uid": "alice"
-        }))
-        .unwrap();
+    let token = upstream_token(&test_idp(&dir), "alice");
     let down = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    let common = common_config("idp-jwks.json");
     let config = dir.write(
         "gateway.toml",
         format!(
             r#"
 [listen]
 h2c = "127.0.0.1:1"
-[auth_token]
-issuer = "signet-gateway"
-keyset_file = "gateway-keys.json"
-[api_session]
-issuer = "{IDP_ISSUER}"
-jwks = "idp-jwks.json"
-audience = "gateway"
-[[identity_mapping]]
-name = "id"
-header_name = "X-Identity-JWT"
-audience = "backend"
-attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", subject = true }}]
-[[application]]
+{common}[[application]]
 name = "echo"
 context_root = "/test.Echo"
 backend = "http://127.0.0.1:{port}"

@@ -186,26 +186,10 @@ impl Backend {
 
 /// Reads one request (Content-Length or chunked body); None at the end of the connection.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.trim_end().split(' ');
+    let (line, fields) = common::gateway::read_head(reader)?;
+    let mut parts = line.split(' ');
     let method = parts.next()?.to_owned();
     let target = parts.next()?.to_owned();
-    let mut fields = Vec::new();
-    loop {
-        let mut l = String::new();
-        if reader.read_line(&mut l).ok()? == 0 {
-            return None;
-        }
-        let l = l.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (n, v) = l.split_once(':')?;
-        fields.push((n.trim().to_owned(), v.trim().to_owned()));
-    }
     let field = |name: &str| {
         fields
             .iter()

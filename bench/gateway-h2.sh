@@ -14,6 +14,7 @@
 #   ROUNDS=3 DURATION=20 CLIENTS=64 STREAMS=10 bench/gateway-h2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-10}
@@ -77,44 +78,11 @@ pids+=($!)
 
 gw="$work/gateway"
 mkdir -p "$gw"
-"$BIN" keys generate --alg RS256 >"$gw/idp-key.json"
-"$BIN" keys public "$gw/idp-key.json" | jq '{keys: [.]}' >"$gw/idp-jwks.json"
-token=$("$BIN" sign --key "$gw/idp-key.json" --iss https://idp.example --aud gateway --sub user-42 \
-  --expires-in 2h -c email=alice@example.com -c 'groups=["admin","ops"]')
-cat >"$gw/gateway.toml" <<TOML
-[listen]
-h2c = "127.0.0.1:0"
-[http2]
-max_concurrent_streams = 128
-[auth_token]
-issuer = "signet-gateway"
-keyset_file = "gateway-keys.json"
-[api_session]
-issuer = "https://idp.example"
-jwks = "idp-jwks.json"
-audience = "gateway"
-[[identity_mapping]]
-name = "backend-jwt"
-header_name = "X-Identity-JWT"
-audience = "orders-api"
-cache_jwt = true
-attribute_mappings = [
-  { user_attribute_name = "sub", jwt_claim_name = "sub", subject = true },
-  { user_attribute_name = "email", jwt_claim_name = "email" },
-  { user_attribute_name = "groups", jwt_claim_name = "groups" },
-]
-[[application]]
-name = "orders"
-context_root = "/api"
-backend = "http://127.0.0.1:$PORT_BACKEND"
-session = "api"
-identity_mapping = "backend-jwt"
-[[application]]
-name = "plain"
-context_root = "/plain"
-backend = "http://127.0.0.1:$PORT_BACKEND"
-session = "none"
-TOML
+bench_issuer "$gw" RS256
+{
+  printf '[listen]\nh2c = "127.0.0.1:0"\n[http2]\nmax_concurrent_streams = 128\n'
+  bench_gateway_sections true "http://127.0.0.1:$PORT_BACKEND"
+} >"$gw/gateway.toml"
 SIGNET_GATEWAY_WORKERS=$WORKERS "$BIN" gateway --config "$gw/gateway.toml" >"$work/gw.out" 2>"$work/gw.err" &
 pids+=($!)
 for _ in $(seq 1 100); do grep -q "listening on" "$work/gw.out" 2>/dev/null && break; sleep 0.1; done

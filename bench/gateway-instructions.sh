@@ -12,6 +12,7 @@
 #   SIGNET_BIN=/path/to/other/signet bench/gateway-instructions.sh   # another build (A/B)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=${DURATION:-10s}
 PORT_BACKEND=${PORT_BACKEND:-18491}
@@ -59,43 +60,11 @@ pids+=($!)
 
 gw="$work/gateway"
 mkdir -p "$gw"
-"$BIN" keys generate --alg RS256 >"$gw/idp-key.json"
-"$BIN" keys public "$gw/idp-key.json" | jq '{keys: [.]}' >"$gw/idp-jwks.json"
-token=$("$BIN" sign --key "$gw/idp-key.json" --iss https://idp.example --aud gateway --sub user-42 \
-  --expires-in 2h -c email=alice@example.com -c 'address={"city":"Lyon"}' -c 'groups=["admin","ops"]')
-cat >"$gw/gateway.toml" <<TOML
-[listen]
-http = "127.0.0.1:0"
-[auth_token]
-issuer = "signet-gateway"
-keyset_file = "gateway-keys.json"
-[api_session]
-issuer = "https://idp.example"
-jwks = "idp-jwks.json"
-audience = "gateway"
-[[identity_mapping]]
-name = "backend-jwt"
-header_name = "X-Identity-JWT"
-audience = "orders-api"
-cache_jwt = true
-attribute_mappings = [
-  { user_attribute_name = "sub", jwt_claim_name = "sub", subject = true },
-  { user_attribute_name = "email", jwt_claim_name = "email" },
-  { user_attribute_name = "address.city", jwt_claim_name = "location.city" },
-  { user_attribute_name = "groups", jwt_claim_name = "groups" },
-]
-[[application]]
-name = "orders"
-context_root = "/api"
-backend = "http://127.0.0.1:$PORT_BACKEND"
-session = "api"
-identity_mapping = "backend-jwt"
-[[application]]
-name = "plain"
-context_root = "/plain"
-backend = "http://127.0.0.1:$PORT_BACKEND"
-session = "none"
-TOML
+bench_issuer "$gw" RS256
+{
+  printf '[listen]\nhttp = "127.0.0.1:0"\n'
+  bench_gateway_sections true "http://127.0.0.1:$PORT_BACKEND"
+} >"$gw/gateway.toml"
 
 SIGNET_GATEWAY_WORKERS=1 valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$work/callgrind.out" "$BIN" gateway --config "$gw/gateway.toml" \

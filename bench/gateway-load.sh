@@ -27,6 +27,7 @@
 # Everything started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-15s}
@@ -176,49 +177,11 @@ pids+=($!)
 # --- upstream issuer: key, JWK Set, one bearer token reused on every request --------------------------
 gw="$work/gateway"
 mkdir -p "$gw"
-"$BIN" keys generate --alg "$IDP_ALG" >"$gw/idp-key.json"
-"$BIN" keys public "$gw/idp-key.json" | jq '{keys: [.]}' >"$gw/idp-jwks.json"
-token=$("$BIN" sign --key "$gw/idp-key.json" --iss https://idp.example --aud gateway --sub user-42 \
-  --expires-in 2h -c email=alice@example.com -c 'address={"city":"Lyon","street":"1 rue X"}' \
-  -c 'groups=["admin","ops"]' -c tenant=acme)
+bench_issuer "$gw" "$IDP_ALG"
 
 gateway_config() { # $1 = cache_jwt
-  cat <<TOML
-[listen]
-http = "127.0.0.1:0"
-[auth_token]
-issuer = "signet-gateway"
-signing_algorithm = "ES256"
-keyset_file = "gateway-keys.json"
-[api_session]
-issuer = "https://idp.example"
-jwks = "idp-jwks.json"
-audience = "gateway"
-[[identity_mapping]]
-name = "backend-jwt"
-header_name = "X-Identity-JWT"
-audience = "orders-api"
-cache_jwt = $1
-lifetime_seconds = 300
-attribute_mappings = [
-  { user_attribute_name = "sub", jwt_claim_name = "sub", subject = true },
-  { user_attribute_name = "email", jwt_claim_name = "email" },
-  { user_attribute_name = "address.city", jwt_claim_name = "location.city" },
-  { user_attribute_name = "groups", jwt_claim_name = "groups" },
-  { user_attribute_name = "tenant", jwt_claim_name = "org" },
-]
-[[application]]
-name = "orders"
-context_root = "/api"
-backend = "http://127.0.0.1:$PORT_BACKEND"
-session = "api"
-identity_mapping = "backend-jwt"
-[[application]]
-name = "plain"
-context_root = "/plain"
-backend = "http://127.0.0.1:$PORT_BACKEND"
-session = "none"
-TOML
+  printf '[listen]\nhttp = "127.0.0.1:0"\n'
+  bench_gateway_sections "$1" "http://127.0.0.1:$PORT_BACKEND"
   if [ "$TLS" = 1 ]; then
     cat <<TOML
 [[application]]

@@ -533,6 +533,11 @@ fn empty_segments_and_parameters_pass_only_when_configured() {
     assert_eq!(get(&keep.base, "//api/x", "").status, 401);
     assert_eq!(get(&keep.base, "/api;jsessionid=1/x", "").status, 401);
     assert_eq!(get(&keep.base, "/x/..;/api/x", "").status, 401);
+    // A segment that is only parameters is an empty one (Tomcat reads /;x/api as /api).
+    assert_eq!(get(&keep.base, "/;x/api/x", "").status, 401);
+    let params_only = Gateway::start("path_parameters = \"keep\"", &apps);
+    assert_eq!(get(&params_only.base, "/;x/api/x", "").status, 400);
+    assert_eq!(get(&params_only.base, "/public/;/api/x", "").status, 400);
     assert_eq!(get(&keep.base, "/a//b;v=1/c", "").status, 200);
     assert_eq!(echo.last().target, "/a//b;v=1/c");
     let merge = Gateway::start("empty_path_segments = \"merge\"", &apps);

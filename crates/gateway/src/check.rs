@@ -409,8 +409,25 @@ fn check_auth_token(config: &Config, problems: &mut Problems) {
     }
 }
 
+/// `jwks_refetch_min_interval_seconds`: at least 1, so that tokens with made-up `kid`s cannot
+/// make the gateway fetch the issuer's JWK Set back to back.
+fn check_refetch_interval(section: &Section, seconds: u64, problems: &mut Problems) {
+    if !(1..=86_400).contains(&seconds) {
+        problems.add(
+            section,
+            ProblemKind::OutOfRange {
+                field: "jwks_refetch_min_interval_seconds",
+                value: seconds,
+                min: 1,
+                max: 86_400,
+            },
+        );
+    }
+}
+
 fn check_api_session(config: &Config, api: &ApiSession, problems: &mut Problems) {
     let section = Section::ApiSession;
+    check_refetch_interval(&section, api.jwks_refetch_min_interval_seconds, problems);
     if api.issuer.trim().is_empty() {
         problems.add(&section, ProblemKind::Empty { field: "issuer" });
     }
@@ -470,6 +487,7 @@ fn http_url(field: &'static str, value: &str) -> Result<url::Url, ProblemKind> {
 
 fn check_web_session(web: &WebSession, problems: &mut Problems) {
     let section = Section::WebSession;
+    check_refetch_interval(&section, web.jwks_refetch_min_interval_seconds, problems);
     if let Err(kind) = http_url("issuer", &web.issuer) {
         problems.add(&section, kind);
     }

@@ -379,6 +379,17 @@ impl Gateway {
             forwarded: forwarded.as_ref(),
         };
         if let Some(protocol) = upgrade::requested(&parts.headers) {
+            if route.protocol != BackendProtocol::Http1 {
+                return Failure::BadRequest(format!(
+                    "application {:?}: WebSocket needs backend_protocol = \"http1\"",
+                    route.name
+                ))
+                .response();
+            }
+            if !hyper::body::Body::is_end_stream(&body) {
+                return Failure::BadRequest("an upgrade request cannot have a body".into())
+                    .response();
+            }
             return self
                 .upgrade(conn, route, parts, &out, protocol, set_cookie)
                 .await;

@@ -22,13 +22,18 @@ use hyper::Version;
 /// by instead of the request line (IIS, Symfony, Laminas: `X-Original-URL`, `X-Rewrite-URL`),
 /// which would undo the gateway's routing, and members of the `X-Forwarded` family that the
 /// gateway does not set, which backends read as facts about the client.
-const CLIENT_NEVER: [&str; 6] = [
+const CLIENT_NEVER: [&str; 11] = [
     "x-original-url",
     "x-rewrite-url",
     "x-real-ip",
     "x-forwarded-port",
     "x-forwarded-prefix",
     "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-protocol",
+    "x-client-ip",
+    "true-client-ip",
 ];
 
 /// The hop-by-hop fields by name (RFC 9110 §7.6.1), besides any `Proxy-*` and those named in
@@ -104,7 +109,8 @@ pub fn screen(headers: &mut HeaderMap, identity: &[HeaderName], underscores: boo
                 remove.push(name.clone());
             }
         } else if identity.contains(name)
-            || (text.starts_with("x-") && CLIENT_NEVER.contains(&text))
+            || ((text.starts_with("x-") || text.starts_with("true-"))
+                && CLIENT_NEVER.contains(&text))
         {
             dropped.protected += 1;
             remove.push(name.clone());
@@ -413,11 +419,16 @@ mod tests {
             ("X-Forwarded-Port", "443"),
             ("X-Forwarded-Prefix", "/admin"),
             ("X-Forwarded-Server", "x"),
+            ("X-Forwarded-Ssl", "on"),
+            ("X-Forwarded-Scheme", "https"),
+            ("X-Forwarded-Protocol", "https"),
+            ("X-Client-IP", "10.0.0.1"),
+            ("True-Client-IP", "10.0.0.1"),
             ("X-Original-Thing", "kept"),
         ]);
         let dropped = screen(&mut h, &[], false);
         assert_eq!(names(&h), ["x-original-thing"]);
-        assert_eq!(dropped.protected, 6);
+        assert_eq!(dropped.protected, 11);
     }
 
     #[test]

@@ -252,10 +252,18 @@ pub fn canonicalize<'a>(path: &'a str, rules: &PathRules) -> Result<Canonical<'a
             }
             continue;
         }
-        if segment.is_empty() && !last {
+        // A segment that is empty once its parameters are stripped (`/;x/`) is an empty
+        // segment too: Tomcat reads `/;x/admin` as `/admin`.
+        if n.is_empty() && !last {
             match rules.empty_segments {
                 EmptySegments::Reject => return Err(PathError::EmptySegment),
                 EmptySegments::Merge => {
+                    changed = true;
+                    continue;
+                }
+                // A leading `//` is merged even when kept: some parsers read `//host/…` as an
+                // authority, not a path.
+                EmptySegments::Keep if out.is_empty() => {
                     changed = true;
                     continue;
                 }
@@ -265,16 +273,15 @@ pub fn canonicalize<'a>(path: &'a str, rules: &PathRules) -> Result<Canonical<'a
         out.push(segment);
     }
     // Routing ignores kept empty segments and parameters.
-    let route_differs = out
-        .iter()
-        .enumerate()
-        .any(|(i, s)| (keep_params && s.contains(';')) || (s.is_empty() && i + 1 != out.len()));
+    let route_differs = out.iter().enumerate().any(|(i, s)| {
+        (keep_params && s.contains(';')) || (name(s).is_empty() && i + 1 != out.len())
+    });
     let route = route_differs.then(|| {
         let last = out.len().saturating_sub(1);
         let kept: Vec<&str> = out
             .iter()
             .enumerate()
-            .filter(|(i, s)| !s.is_empty() || *i == last)
+            .filter(|(i, s)| !name(s).is_empty() || *i == last)
             .map(|(_, s)| if keep_params { name(s) } else { s })
             .collect();
         format!("/{}", kept.join("/"))
@@ -440,9 +447,10 @@ mod tests {
             empty_segments: EmptySegments::Keep,
             ..STRICT
         };
+        // A leading empty segment is merged even when kept (`//host/…` reads as an authority).
         assert_eq!(
             ok("//admin/x", &keep),
-            ("//admin/x".into(), "/admin/x".into())
+            ("/admin/x".into(), "/admin/x".into())
         );
         assert_eq!(ok("/a//b/", &keep), ("/a//b/".into(), "/a/b/".into()));
         // RFC 3986 §5.2.4 on the kept form: ".." removes the empty segment.
@@ -469,5 +477,24 @@ mod tests {
             ("/public/admin".into(), "/public/admin".into())
         );
         assert_eq!(ok("/a%3Bb", &keep), ("/a%3Bb".into(), "/a%3Bb".into()));
+        // A segment that is only parameters is an empty segment (Tomcat reads /;x/admin as
+        // /admin): refused unless empty segments are allowed, and then routed without it.
+        assert_eq!(
+            canonicalize("/;x/admin/secret", &keep),
+            Err(PathError::EmptySegment)
+        );
+        assert_eq!(
+            canonicalize("/public/;/admin", &keep),
+            Err(PathError::EmptySegment)
+        );
+        let both = PathRules {
+            parameters: PathParameters::Keep,
+            empty_segments: EmptySegments::Keep,
+        };
+        assert_eq!(
+            ok("/;x/admin/secret", &both),
+            ("/admin/secret".into(), "/admin/secret".into())
+        );
+        assert_eq!(ok("/a/;x/b", &both), ("/a/;x/b".into(), "/a/b".into()));
     }
 }

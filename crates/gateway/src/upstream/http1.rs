@@ -100,7 +100,8 @@ impl Connection {
         method: &Method,
         head: &[u8],
     ) -> Result<Response<ResponseBody>, ExchangeError> {
-        if self.stream.write_all(head).await.is_err() {
+        // Flushed: over TLS, rustls may still hold records after write_all returns.
+        if self.stream.write_all(head).await.is_err() || self.stream.flush().await.is_err() {
             return Err(ExchangeError::NotSent);
         }
         loop {

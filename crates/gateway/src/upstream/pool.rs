@@ -297,8 +297,13 @@ impl Pool {
             Some(sender) => sender,
             None => {
                 let stream = transport::connect(up).await?;
+                // Pings find a backend that vanished without closing the connection.
                 let (sender, connection) =
                     hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .keep_alive_interval(std::time::Duration::from_secs(20))
+                        .keep_alive_timeout(std::time::Duration::from_secs(10))
+                        .keep_alive_while_idle(true)
                         .handshake(TokioIo::new(stream))
                         .await
                         .map_err(|_| BackendError::Connect)?;
@@ -311,14 +316,28 @@ impl Pool {
                 sender
             }
         };
-        sender.ready().await.map_err(|_| BackendError::Closed)?;
+        let evict = || {
+            let mut senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
+            senders.retain(|(k, _)| *k != up.key);
+        };
+        if sender.ready().await.is_err() {
+            evict();
+            return Err(BackendError::Closed);
+        }
         match sender.send_request(req).await {
             Ok(response) => Ok(response),
             Err(_) if failed.load(std::sync::atomic::Ordering::Acquire) => {
                 Err(BackendError::ClientBody)
             }
-            Err(e) if e.is_parse() => Err(BackendError::Invalid),
-            Err(_) => Err(BackendError::Closed),
+            Err(e) => {
+                // The next request makes a new connection.
+                evict();
+                Err(if e.is_parse() {
+                    BackendError::Invalid
+                } else {
+                    BackendError::Closed
+                })
+            }
         }
     }
 }

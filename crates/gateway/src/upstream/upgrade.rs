@@ -17,7 +17,9 @@ use super::transport::{self, Upstream};
 use super::BackendError;
 
 /// The protocol a request asks to switch to: its `Upgrade` value when `Connection` lists
-/// `upgrade` (RFC 9110 §7.8).
+/// `upgrade` (RFC 9110 §7.8) and the protocol is WebSocket. Other upgrades (`h2c`, …) are not
+/// relayed: after a switch the gateway would see no more requests to route or check, so the
+/// request is forwarded as an ordinary one, its `Upgrade` field dropped (our choice).
 pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
     let listed = headers
         .get_all(header::CONNECTION)
@@ -26,7 +28,12 @@ pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
     let upgrade = headers.get(header::UPGRADE)?;
-    (listed && !upgrade.is_empty()).then(|| upgrade.clone())
+    let websocket = upgrade
+        .to_str()
+        .ok()?
+        .split(',')
+        .any(|p| p.trim().eq_ignore_ascii_case("websocket"));
+    (listed && websocket).then(|| HeaderValue::from_static("websocket"))
 }
 
 /// The backend's answer to an upgrade request: a `101` with the upgraded connection to come,
@@ -114,14 +121,14 @@ where
             }
             (true, Ok(n)) => {
                 let Some(bytes) = up.get(..n) else { break };
-                if backend_write.write_all(bytes).await.is_err() {
+                if !write_within(&mut backend_write, bytes, idle).await {
                     break;
                 }
                 relayed.client_to_backend += n as u64;
             }
             (false, Ok(n)) => {
                 let Some(bytes) = down.get(..n) else { break };
-                if client_write.write_all(bytes).await.is_err() {
+                if !write_within(&mut client_write, bytes, idle).await {
                     break;
                 }
                 relayed.backend_to_client += n as u64;
@@ -130,6 +137,16 @@ where
         }
     }
     relayed
+}
+
+/// Writes and flushes `bytes` (over TLS, rustls may hold records until flushed) unless the peer
+/// stops reading for `idle`: a side that never reads must not hold the tunnel forever.
+async fn write_within<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8], idle: Duration) -> bool {
+    let write = async {
+        w.write_all(bytes).await?;
+        w.flush().await
+    };
+    matches!(tokio::time::timeout(idle, write).await, Ok(Ok(())))
 }
 
 /// A `101` response for the client from the backend's, with its fields (they carry the
@@ -161,6 +178,8 @@ mod tests {
             HeaderValue::from_static("keep-alive, Upgrade"),
         );
         assert_eq!(requested(&h).unwrap(), "websocket");
+        h.insert(header::UPGRADE, HeaderValue::from_static("h2c"));
+        assert_eq!(requested(&h), None, "only WebSocket is relayed");
         h.remove(header::UPGRADE);
         assert_eq!(requested(&h), None);
     }

@@ -276,16 +276,57 @@ impl Body for ClientBody {
 impl Pool {
     /// Sends `req` (absolute URI, no `Host`) to an HTTP/2 backend on this worker's connection to
     /// it, made (or made again, when closed) as needed. The response streams, trailers included.
+    /// A request the connection never sent (it was closing, or had received `GOAWAY`) is sent
+    /// once more on a new connection, whatever its method: the backend cannot have seen it.
     pub async fn send_h2(
         self: &Arc<Self>,
         up: &Upstream,
         req: Request<Incoming>,
     ) -> Result<Response<Incoming>, BackendError> {
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let req = req.map(|inner| ClientBody {
+        let mut req = req.map(|inner| ClientBody {
             inner,
             failed: failed.clone(),
         });
+        let evict = || {
+            let mut senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
+            senders.retain(|(k, _)| *k != up.key);
+        };
+        let mut retried = false;
+        loop {
+            let mut sender = self.h2_sender(up).await?;
+            if sender.ready().await.is_err() {
+                evict();
+                if retried {
+                    return Err(BackendError::Closed);
+                }
+                retried = true;
+                continue;
+            }
+            match sender.try_send_request(req).await {
+                Ok(response) => return Ok(response),
+                Err(_) if failed.load(std::sync::atomic::Ordering::Acquire) => {
+                    return Err(BackendError::ClientBody)
+                }
+                Err(mut e) => {
+                    // The next request makes a new connection.
+                    evict();
+                    match e.take_message() {
+                        // Never sent (the connection was going away): once more, anew.
+                        Some(unsent) if !retried => {
+                            req = unsent;
+                            retried = true;
+                        }
+                        _ if e.error().is_parse() => return Err(BackendError::Invalid),
+                        _ => return Err(BackendError::Closed),
+                    }
+                }
+            }
+        }
+    }
+
+    /// This worker's HTTP/2 connection to `up`, made when there is none or it closed.
+    async fn h2_sender(&self, up: &Upstream) -> Result<H2Sender, BackendError> {
         let existing = {
             let senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
             senders
@@ -293,52 +334,27 @@ impl Pool {
                 .find(|(k, s)| *k == up.key && !s.is_closed())
                 .map(|(_, s)| s.clone())
         };
-        let mut sender = match existing {
-            Some(sender) => sender,
-            None => {
-                let stream = transport::connect(up).await?;
-                // Pings find a backend that vanished without closing the connection.
-                let (sender, connection) =
-                    hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .keep_alive_interval(std::time::Duration::from_secs(20))
-                        .keep_alive_timeout(std::time::Duration::from_secs(10))
-                        .keep_alive_while_idle(true)
-                        .handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(|_| BackendError::Connect)?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                let mut senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
-                senders.retain(|(k, s)| *k != up.key && !s.is_closed());
-                senders.push((up.key.clone(), sender.clone()));
-                sender
-            }
-        };
-        let evict = || {
-            let mut senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
-            senders.retain(|(k, _)| *k != up.key);
-        };
-        if sender.ready().await.is_err() {
-            evict();
-            return Err(BackendError::Closed);
+        if let Some(sender) = existing {
+            return Ok(sender);
         }
-        match sender.send_request(req).await {
-            Ok(response) => Ok(response),
-            Err(_) if failed.load(std::sync::atomic::Ordering::Acquire) => {
-                Err(BackendError::ClientBody)
-            }
-            Err(e) => {
-                // The next request makes a new connection.
-                evict();
-                Err(if e.is_parse() {
-                    BackendError::Invalid
-                } else {
-                    BackendError::Closed
-                })
-            }
-        }
+        let stream = transport::connect(up).await?;
+        // Pings find a backend that vanished without closing the connection.
+        let (sender, connection) =
+            hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .timer(hyper_util::rt::TokioTimer::new())
+                .keep_alive_interval(std::time::Duration::from_secs(20))
+                .keep_alive_timeout(std::time::Duration::from_secs(10))
+                .keep_alive_while_idle(true)
+                .handshake(TokioIo::new(stream))
+                .await
+                .map_err(|_| BackendError::Connect)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
+        senders.retain(|(k, s)| *k != up.key && !s.is_closed());
+        senders.push((up.key.clone(), sender.clone()));
+        Ok(sender)
     }
 }
 

@@ -6,6 +6,8 @@
 //! - rapid reset (streams opened and cancelled as fast as possible, CVE-2023-44487);
 //! - flow-control abuse: a client that never opens its window while asking for large bodies
 //!   (the gateway's memory must stay bounded: it does not buffer what the client will not take).
+//!
+//! And a graceful stop over HTTP/2: `SIGTERM` sends `GOAWAY` and the streams in flight finish.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -34,6 +36,9 @@ fn backend() -> String {
                 return;
             }
             let large = line.contains("/large");
+            if line.contains("/slow") {
+                std::thread::sleep(Duration::from_millis(1500));
+            }
             while line != "\r\n" {
                 line.clear();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -208,4 +213,69 @@ session = "none"
         assert_eq!(normal(&addr).await, 200);
         drop(responses);
     });
+}
+
+/// SIGTERM with an HTTP/2 stream in flight: the gateway sends GOAWAY, the stream finishes with
+/// its answer, and the process exits 0.
+#[test]
+fn sigterm_over_http2_finishes_the_streams_in_flight() {
+    let dir = TempDir::new();
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            "[listen]\nh2c = \"127.0.0.1:1\"\n[auth_token]\nkeyset_file = \"k.json\"\n\
+             [[application]]\nname = \"open\"\ncontext_root = \"/\"\nbackend = \"{}\"\n\
+             session = \"none\"\n",
+            backend()
+        ),
+    );
+    let (mut child, base) = spawn_server(
+        &[
+            "gateway",
+            "--config",
+            &config,
+            "--listen-h2c",
+            "127.0.0.1:0",
+        ],
+        "signet gateway listening on ",
+    );
+    let addr = base.trim_start_matches("h2c://").to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (client, _conn) = connect(&addr, 65_535).await;
+        let mut client = client.ready().await.unwrap();
+        let (response, _) = client.send_request(request(&addr, "/slow"), true).unwrap();
+        // The request is at the backend (which takes 1.5 s) when the gateway is told to stop.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("the stream in flight is answered")
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            bytes.extend_from_slice(&chunk);
+        }
+        assert_eq!(bytes, b"ok");
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -193,14 +193,13 @@ impl Gateway {
             .map_or_else(|| Uri::from_static("/"), Uri::from);
         *head.headers_mut() = headers;
         let sent = upgrade::send(&route.upstream, head);
-        let mut response = match coarse::timeout(&conn.worker.deadlines, route.timeout, sent).await
-        {
-            Err(_) => return self.timed_out(route),
-            Ok(Err(e)) => return self.failed(route, &e),
+        match coarse::timeout(&conn.worker.deadlines, route.timeout, sent).await {
+            Err(_) => self.timed_out(route),
+            Ok(Err(e)) => self.failed(route, &e),
             Ok(Ok(upgrade::Answer::Other(response))) => {
                 let mut response = upgrade::boxed(response);
                 fields::remove_hop_by_hop(response.headers_mut());
-                response
+                with_cookie(response, set_cookie)
             }
             Ok(Ok(upgrade::Answer::Switched { response, upgraded })) => {
                 self.metrics.upgrade(&route.name);
@@ -211,16 +210,9 @@ impl Gateway {
                     };
                     upgrade::relay(TokioIo::new(client), TokioIo::new(backend), idle).await;
                 });
-                let mut switched = upgrade::switched::<()>(&response);
-                switched.headers_mut().remove(header::CONTENT_LENGTH);
-                let (parts, ()) = switched.into_parts();
-                Response::from_parts(parts, full(Bytes::new()))
+                with_cookie(upgrade::switched(response), set_cookie)
             }
-        };
-        if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().append(header::SET_COOKIE, v);
         }
-        response
     }
 
     /// A request to an HTTP/2 backend (`backend_protocol = "h2" | "h2c"`): the outgoing fields,
@@ -235,13 +227,7 @@ impl Gateway {
         out: &Outgoing<'_>,
         set_cookie: Option<String>,
     ) -> Response<Body> {
-        let trailers = parts
-            .headers
-            .get_all(header::TE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+        let trailers = fields::lists(&parts.headers, header::TE, "trailers");
         let mut headers = outgoing_map(&parts.headers, out);
         headers.remove(header::HOST);
         if trailers {
@@ -270,12 +256,9 @@ impl Gateway {
             Err(_) => self.timed_out(route),
             Ok(Err(e)) => self.failed(route, &e),
             Ok(Ok(response)) => {
-                let (mut parts, body) = response.into_parts();
-                fields::remove_hop_by_hop(&mut parts.headers);
-                if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-                    parts.headers.append(header::SET_COOKIE, v);
-                }
-                Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+                let mut response = upgrade::boxed(response);
+                fields::remove_hop_by_hop(response.headers_mut());
+                with_cookie(response, set_cookie)
             }
         }
     }
@@ -483,19 +466,23 @@ impl Gateway {
                     "the backend switched protocols (101), which is not relayed",
                 )
             }
-            Ok(Ok(response)) => {
-                let (mut parts, body) = response.into_parts();
+            Ok(Ok(mut response)) => {
                 if !plain {
                     // (A plain exchange's response head comes without them already.)
-                    fields::remove_hop_by_hop(&mut parts.headers);
+                    fields::remove_hop_by_hop(response.headers_mut());
                 }
-                if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-                    parts.headers.append(header::SET_COOKIE, v);
-                }
-                Response::from_parts(parts, body)
+                with_cookie(response, set_cookie)
             }
         }
     }
+}
+
+/// The response with the web session's refreshed cookie, if any.
+fn with_cookie(mut response: Response<Body>, set_cookie: Option<String>) -> Response<Body> {
+    if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
 }
 
 fn bad_gateway(route: &Route, detail: &str) -> Response<Body> {

@@ -137,14 +137,25 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
     name.starts_with("proxy-") || HOP_BY_HOP.contains(&name)
 }
 
-/// The names a `Connection` field lists (they are hop-by-hop too).
-fn connection_names(headers: &HeaderMap) -> Vec<HeaderName> {
+/// The trimmed elements of the comma-separated lists in every `name` field.
+pub fn elements(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &str> {
     headers
-        .get_all(header::CONNECTION)
-        .iter()
+        .get_all(name)
+        .into_iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .map(str::trim)
+}
+
+/// Whether a `name` field lists `token` (any case): `Connection: upgrade`, `TE: trailers`.
+pub fn lists(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    elements(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// The names a `Connection` field lists (they are hop-by-hop too).
+fn connection_names(headers: &HeaderMap) -> Vec<HeaderName> {
+    elements(headers, header::CONNECTION)
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect()
 }
 

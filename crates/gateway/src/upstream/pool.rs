@@ -201,11 +201,7 @@ impl Pool {
         up: &Upstream,
         req: Request<Incoming>,
     ) -> Result<Response<PooledBody>, BackendError> {
-        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut req = req.map(|inner| ClientBody {
-            inner,
-            failed: failed.clone(),
-        });
+        let (mut req, failed) = ClientBody::wrap(req);
         let client_failed = || failed.load(std::sync::atomic::Ordering::Acquire);
         let mut reused = true;
         loop {
@@ -248,6 +244,18 @@ pub struct ClientBody {
     failed: Arc<std::sync::atomic::AtomicBool>,
 }
 
+impl ClientBody {
+    /// The request with its body watched, and the flag that says whether reading it failed.
+    fn wrap(req: Request<Incoming>) -> (Request<ClientBody>, Arc<std::sync::atomic::AtomicBool>) {
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let req = req.map(|inner| ClientBody {
+            inner,
+            failed: failed.clone(),
+        });
+        (req, failed)
+    }
+}
+
 impl Body for ClientBody {
     type Data = Bytes;
     type Error = hyper::Error;
@@ -283,11 +291,7 @@ impl Pool {
         up: &Upstream,
         req: Request<Incoming>,
     ) -> Result<Response<Incoming>, BackendError> {
-        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut req = req.map(|inner| ClientBody {
-            inner,
-            failed: failed.clone(),
-        });
+        let (mut req, failed) = ClientBody::wrap(req);
         let evict = || {
             let mut senders = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
             senders.retain(|(k, _)| *k != up.key);

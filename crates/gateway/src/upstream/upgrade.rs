@@ -15,18 +15,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::transport::{self, Upstream};
 use super::BackendError;
+use crate::http::headers::lists;
 
 /// The protocol a request asks to switch to: its `Upgrade` value when `Connection` lists
 /// `upgrade` (RFC 9110 §7.8) and the protocol is WebSocket. Other upgrades (`h2c`, …) are not
 /// relayed: after a switch the gateway would see no more requests to route or check, so the
 /// request is forwarded as an ordinary one, its `Upgrade` field dropped (our choice).
 pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
-    let listed = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    let listed = lists(headers, header::CONNECTION, "upgrade");
     let upgrade = headers.get(header::UPGRADE)?;
     let websocket = upgrade
         .to_str()
@@ -151,11 +147,10 @@ async fn write_within<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8], idle: Dura
 
 /// A `101` response for the client from the backend's, with its fields (they carry the
 /// protocol's handshake, e.g. `Sec-WebSocket-Accept`).
-pub fn switched<B: Default>(backend: &Response<()>) -> Response<B> {
-    let mut r = Response::new(B::default());
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    *r.headers_mut() = backend.headers().clone();
-    r
+pub fn switched(backend: Response<()>) -> Response<crate::http::respond::Body> {
+    let (mut parts, ()) = backend.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, crate::http::respond::full(Bytes::new()))
 }
 
 /// The body type of a response that is not a switch.

@@ -23,15 +23,8 @@ STREAMS=${STREAMS:-10}
 WORKERS=${WORKERS:-2}
 PORT_BACKEND=${PORT_BACKEND:-18581}
 PORT_NGINX=${PORT_NGINX:-18582}
-for tool in nginx h2load jq; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx nghttp2-client jq)"; exit 1; }
-done
-if [ -n "${SIGNET_BIN:-}" ]; then
-  BIN=$SIGNET_BIN
-else
-  cargo build --release --quiet --bin signet
-  BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
-fi
+bench_need "nginx nghttp2-client jq" nginx h2load jq
+bench_binary
 
 work=$(mktemp -d)
 chmod 755 "$work"

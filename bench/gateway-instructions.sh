@@ -16,15 +16,8 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 PORT_BACKEND=${PORT_BACKEND:-18491}
-for tool in nginx wrk valgrind callgrind_control curl jq; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx wrk valgrind curl jq)"; exit 1; }
-done
-if [ -n "${SIGNET_BIN:-}" ]; then
-  BIN=$SIGNET_BIN
-else
-  cargo build --release --quiet --bin signet
-  BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
-fi
+bench_need "nginx wrk valgrind curl jq" nginx wrk valgrind callgrind_control curl jq
+bench_binary
 
 work=$(mktemp -d)
 chmod 755 "$work"

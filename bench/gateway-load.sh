@@ -45,9 +45,7 @@ PORT_BACKEND_TLS=${PORT_BACKEND_TLS:-18483}
 BACKEND_WORKERS=${BACKEND_WORKERS:-1}
 TLS=${TLS:-1}   # 0: no https-backend targets (for a binary without https backends)
 
-for tool in nginx wrk jq curl openssl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx wrk jq curl openssl)"; exit 1; }
-done
+bench_need "nginx wrk jq curl openssl" nginx wrk jq curl openssl
 OHA=$(command -v oha || true)
 [ -n "$OHA" ] || [ ! -x "$HOME/.cargo/bin/oha" ] || OHA="$HOME/.cargo/bin/oha"
 [ -n "$OHA" ] || echo "oha not found (cargo install oha): the fixed-rate runs are skipped"
@@ -57,14 +55,7 @@ OHA=$(command -v oha || true)
 if [ "${LTO:-1}" = 0 ]; then
   export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 fi
-# SIGNET_BIN=path measures that binary instead (an A/B run against another commit's build).
-if [ -n "${SIGNET_BIN:-}" ]; then
-  BIN=$SIGNET_BIN
-else
-  cargo build --release --quiet --bin signet
-  BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
-  case "${CARGO_TARGET_DIR:-}" in /*) BIN="$CARGO_TARGET_DIR/release/signet" ;; esac
-fi
+bench_binary
 
 work=$(mktemp -d)
 chmod 755 "$work"

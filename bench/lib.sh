@@ -2,6 +2,27 @@
 # request carries, and the gateway's configuration sections, so every script measures the same
 # workload.
 
+# bench_need "PACKAGES" TOOL...: exits with the apt-get line when a tool is missing.
+bench_need() {
+  local packages=$1
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y $packages)"; exit 1; }
+  done
+}
+
+# bench_binary: sets $BIN, the release build of this checkout, or SIGNET_BIN to measure another
+# build (an A/B run against another commit).
+bench_binary() {
+  if [ -n "${SIGNET_BIN:-}" ]; then
+    BIN=$SIGNET_BIN
+  else
+    cargo build --release --quiet --bin signet
+    BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/signet"
+    case "${CARGO_TARGET_DIR:-}" in /*) BIN="$CARGO_TARGET_DIR/release/signet" ;; esac
+  fi
+}
+
 # bench_issuer DIR ALG: writes DIR/idp-key.json and DIR/idp-jwks.json; sets $token (2 h).
 bench_issuer() {
   "$BIN" keys generate --alg "$2" >"$1/idp-key.json"

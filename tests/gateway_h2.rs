@@ -161,17 +161,8 @@ identity_mapping = "id"
     );
     let check = common::signet(&["gateway", "--check", &h2c_only]);
     assert_eq!(check.code, 0, "{}", check.stderr);
-    let (_h2c, h2c_base) = spawn_server(
-        &[
-            "gateway",
-            "--config",
-            &h2c_only,
-            "--listen-h2c",
-            "127.0.0.1:0",
-        ],
-        "signet gateway listening on ",
-    );
-    let h2c_base = h2c_base.replace("h2c://", "http://");
+    let (_h2c, h2c_addr) = common::gateway::start_h2c(&h2c_only);
+    let h2c_base = format!("http://{h2c_addr}");
     let (v, status, body) = curl(&[
         "--http2-prior-knowledge",
         "-H",
@@ -286,17 +277,7 @@ session = "none"
     );
     let check = common::signet(&["gateway", "--check", &config]);
     assert_eq!(check.code, 0, "{}", check.stderr);
-    let (_gateway, base) = spawn_server(
-        &[
-            "gateway",
-            "--config",
-            &config,
-            "--listen-h2c",
-            "127.0.0.1:0",
-        ],
-        "signet gateway listening on ",
-    );
-    let target = base.trim_start_matches("h2c://").to_owned();
+    let (_gateway, target) = common::gateway::start_h2c(&config);
     // The backend fetches the JWK Set with urllib (HTTP/1.1): a second gateway on the same
     // configuration and keyset file, with a plain listener, serves the same keys.
     let (_plain, plain_base) = spawn_server(

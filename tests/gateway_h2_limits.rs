@@ -20,7 +20,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
-use common::{spawn_server, TempDir};
+use common::TempDir;
 
 /// Bytes in each large response.
 const LARGE: usize = 4 * 1024 * 1024;
@@ -125,18 +125,8 @@ session = "none"
             backend()
         ),
     );
-    let (child, base) = spawn_server(
-        &[
-            "gateway",
-            "--config",
-            &config,
-            "--listen-h2c",
-            "127.0.0.1:0",
-        ],
-        "signet gateway listening on ",
-    );
+    let (child, addr) = common::gateway::start_h2c(&config);
     let pid = child.0.id();
-    let addr = base.trim_start_matches("h2c://").to_owned();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         assert_eq!(normal(&addr).await, 200);
@@ -229,17 +219,7 @@ fn sigterm_over_http2_finishes_the_streams_in_flight() {
             backend()
         ),
     );
-    let (mut child, base) = spawn_server(
-        &[
-            "gateway",
-            "--config",
-            &config,
-            "--listen-h2c",
-            "127.0.0.1:0",
-        ],
-        "signet gateway listening on ",
-    );
-    let addr = base.trim_start_matches("h2c://").to_owned();
+    let (mut child, addr) = common::gateway::start_h2c(&config);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let (client, _conn) = connect(&addr, 65_535).await;

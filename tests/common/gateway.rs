@@ -51,6 +51,17 @@ attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", su
     )
 }
 
+/// Starts `signet gateway --config CONFIG` with its h2c listener on a free port; the gateway and
+/// the `host:port` it listens on.
+pub fn start_h2c(config: &str) -> (super::Child, String) {
+    let (child, base) = super::spawn_server(
+        &["gateway", "--config", config, "--listen-h2c", "127.0.0.1:0"],
+        "signet gateway listening on ",
+    );
+    let addr = base.trim_start_matches("h2c://").to_owned();
+    (child, addr)
+}
+
 /// Reads a request line and its header fields (names in lower case); `None` at the end of the
 /// connection.
 pub fn read_head(reader: &mut impl BufRead) -> Option<(String, Vec<(String, String)>)> {

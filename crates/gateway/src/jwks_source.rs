@@ -25,8 +25,6 @@ pub struct KeySource {
     /// When the set was last fetched because of an unknown `kid`; held during that fetch.
     refetched: tokio::sync::Mutex<Option<Instant>>,
     min_interval: Duration,
-    /// How many re-fetches for an unknown `kid` were made (for `/pa/metrics`).
-    refetches: AtomicU64,
 }
 
 /// What a re-fetch for an unknown `kid` did.
@@ -46,7 +44,6 @@ impl KeySource {
             generation: AtomicU64::new(0),
             refetched: tokio::sync::Mutex::new(None),
             min_interval,
-            refetches: AtomicU64::new(0),
         }
     }
 
@@ -67,11 +64,6 @@ impl KeySource {
     /// be verified again.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
-    }
-
-    /// Re-fetches made for an unknown `kid`.
-    pub fn refetches(&self) -> u64 {
-        self.refetches.load(Ordering::Relaxed)
     }
 
     /// Replaces the keys (a periodic fetch, or a re-fetch).
@@ -99,7 +91,6 @@ impl KeySource {
             return Refetch::Unchanged;
         }
         *last = Some(Instant::now());
-        self.refetches.fetch_add(1, Ordering::Relaxed);
         match fetch::jwks(client, url).await {
             Ok(keys) => {
                 self.set_keys(keys);

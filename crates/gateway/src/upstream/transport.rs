@@ -35,16 +35,6 @@ pub struct Upstream {
     pub tls: Option<BackendTls>,
 }
 
-impl Upstream {
-    pub fn plain(authority: &str) -> Upstream {
-        Upstream {
-            key: authority.to_owned(),
-            authority: authority.to_owned(),
-            tls: None,
-        }
-    }
-}
-
 /// A connection to a backend.
 pub enum Stream {
     Plain(TcpStream),

@@ -22,13 +22,12 @@
 //!   so replicas starting together end up with one keyset. New keys are generated before the lock
 //!   is taken, so it is held only for file I/O.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::digest;
 use jose::{Algorithm, Key, Signer};
@@ -50,12 +49,8 @@ pub const JWKS_MAX_AGE: u64 = 300;
 /// Longest time an upcoming key is published before it becomes active.
 const MAX_LEAD: u64 = 3600;
 
-/// A lock file older than this was left by a process that died holding it. The lock is held only
-/// for reading, writing and renaming a small file, so this is far beyond any real holder.
-pub const LOCK_STALE_AFTER: Duration = Duration::from_secs(10);
-
-/// How long to wait for another process's lock before giving up.
-const LOCK_WAIT: Duration = Duration::from_secs(20);
+pub use crate::shared_file::LOCK_STALE_AFTER;
+use crate::shared_file::{sibling, write_atomically, FileLock, LockError, LockTiming};
 
 /// A keyset operation failed; `path` is the keyset file.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +84,15 @@ pub enum KeysetErrorKind {
     UnsupportedAlgorithm(Algorithm),
     #[error("the key roll interval must be at least one second")]
     IntervalTooShort,
+}
+
+impl From<LockError> for KeysetErrorKind {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Io { action, error } => KeysetErrorKind::Io { action, error },
+            LockError::Timeout { lock, waited } => KeysetErrorKind::LockTimeout { lock, waited },
+        }
+    }
 }
 
 /// One key of the keyset, ready to sign: its JWS header (`alg`, `typ: JWT`, `kid`) is built once.
@@ -477,7 +481,7 @@ fn synchronize(
     for _ in &plan.add {
         fresh.push(generate(policy)?);
     }
-    let _lock = FileLock::acquire(policy.lock_path(), timing).map_err(|kind| policy.error(kind))?;
+    let _lock = FileLock::acquire(policy.lock_path(), timing).map_err(|e| policy.error(e.into()))?;
     // Another replica may have written since: read again and add only what is still missing.
     let (base, plan) = match needed(policy, now, known, if_missing)? {
         Needed::Nothing(state) => return Ok(state),
@@ -646,136 +650,6 @@ fn serialize(policy: &Policy, keys: &[Arc<SigningKey>]) -> Result<Vec<u8>, Keyse
     Ok(bytes)
 }
 
-/// `<dir>/<name><suffix>` beside `path`.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    path.with_file_name(name)
-}
-
-fn directory_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
-}
-
-/// A name no other process or thread uses at the same time.
-fn unique_token() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Replaces `path` with `bytes` without ever exposing a partial file: write a new file in the
-/// same directory, fsync it, rename it over `path`, fsync the directory. Private keys: mode 0600.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let temporary = sibling(path, &format!(".{}.tmp", unique_token()));
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temporary, path)?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(dir) = File::open(directory_of(path)) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
-}
-
-#[derive(Debug, Clone, Copy)]
-struct LockTiming {
-    wait: Duration,
-    stale_after: Duration,
-}
-
-impl LockTiming {
-    const DEFAULT: LockTiming = LockTiming {
-        wait: LOCK_WAIT,
-        stale_after: LOCK_STALE_AFTER,
-    };
-}
-
-/// An exclusive lock: a file created with O_EXCL, holding a token unique to its holder, removed
-/// on drop (only if it still holds that token).
-struct FileLock {
-    path: PathBuf,
-    token: String,
-}
-
-impl FileLock {
-    fn acquire(path: PathBuf, timing: LockTiming) -> Result<FileLock, KeysetErrorKind> {
-        let token = unique_token();
-        let deadline = Instant::now() + timing.wait;
-        loop {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    let lock = FileLock { path, token };
-                    file.write_all(lock.token.as_bytes())
-                        .map_err(|error| KeysetErrorKind::Io {
-                            action: "write its lock file",
-                            error,
-                        })?;
-                    return Ok(lock);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if is_stale(&path, timing.stale_after) {
-                        // Left by a crashed process. Removing it is safe: a live holder keeps a
-                        // lock for milliseconds, far less than `stale_after`.
-                        let _ = fs::remove_file(&path);
-                        continue;
-                    }
-                    if Instant::now() >= deadline {
-                        return Err(KeysetErrorKind::LockTimeout {
-                            lock: path,
-                            waited: timing.wait,
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(error) => {
-                    return Err(KeysetErrorKind::Io {
-                        action: "create its lock file",
-                        error,
-                    })
-                }
-            }
-        }
-    }
-}
-
-fn is_stale(lock: &Path, stale_after: Duration) -> bool {
-    fs::metadata(lock)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|modified| SystemTime::now().duration_since(modified).ok())
-        .is_some_and(|age| age > stale_after)
-}
-
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        // If a waiter judged this lock stale and took over, the file is theirs now.
-        if fs::read(&self.path).is_ok_and(|held| held == self.token.as_bytes()) {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
 
 #[cfg(test)]
 #[allow(
@@ -787,7 +661,10 @@ impl Drop for FileLock {
 mod tests {
     use super::*;
     use crate::test_support::TempDir;
+    use std::fs::File;
+    use std::sync::atomic::Ordering;
     use std::sync::Barrier;
+    use std::time::SystemTime;
 
     const T0: i64 = 1_764_000_000;
     const HOUR: i64 = 3600;
@@ -1189,16 +1066,6 @@ mod tests {
             "live",
             "not ours to remove"
         );
-    }
-
-    #[test]
-    fn a_lock_taken_over_is_not_removed_by_its_first_holder() {
-        let dir = Dir::new("takeover");
-        let path = sibling(&dir.file(), ".lock");
-        let held = FileLock::acquire(path.clone(), LockTiming::DEFAULT).unwrap();
-        fs::write(&path, "someone else").unwrap();
-        drop(held);
-        assert_eq!(fs::read_to_string(&path).unwrap(), "someone else");
     }
 
     #[test]

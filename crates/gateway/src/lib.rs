@@ -43,6 +43,7 @@ pub mod routes;
 pub mod runtime;
 pub mod server;
 mod session;
+mod shared_file;
 pub mod tls;
 mod token;
 mod token_cache;

@@ -31,6 +31,9 @@ pub struct Config {
     pub identity_mappings: Vec<IdentityMapping>,
     #[serde(default, rename = "application")]
     pub applications: Vec<Application>,
+    /// `[[rule]]`: access rules that applications name in `rules`.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<Rule>,
     /// Where relative paths start: the configuration file's directory.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -75,7 +78,7 @@ impl Default for Http2 {
 }
 
 /// `[http]`: how strictly requests are read (our names; PingAccess has no such section).
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Http {
     /// `//` in a path: `reject` (400, the default), `merge`, or `keep` (routed as if merged).
@@ -86,6 +89,9 @@ pub struct Http {
     /// `underscores_in_headers`). Even then a name that reads as a protected one with `_` as
     /// `-` (`X_Forwarded_For`, `Transfer_Encoding`, the mapped header) is dropped.
     pub underscores_in_headers: bool,
+    /// Addresses (CIDR ranges) of proxies in front of the gateway whose `X-Forwarded-For` is
+    /// believed when rules look at the client's address; from anyone else it is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Http {
@@ -301,6 +307,66 @@ pub struct Application {
     /// gRPC backends need `h2` or `h2c`.
     #[serde(default)]
     pub backend_protocol: BackendProtocol,
+    /// Names of `[[rule]]`s; every one must allow a request (after its session, before the
+    /// backend).
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+/// `[[rule]]`: one access rule. Exactly one kind per rule: an attribute test (`attribute` with
+/// `equals` or `contains`), `network`, a request test (`methods` and/or `path_prefix`),
+/// `rate_limit`, or a composition (`any` or `all` of other rules' names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: String,
+    /// A session attribute (dot notation, as identity mappings read them).
+    pub attribute: Option<String>,
+    pub equals: Option<serde_json::Value>,
+    /// An array attribute holding the value, or a string attribute holding it as a
+    /// space-separated word (`scope`).
+    pub contains: Option<serde_json::Value>,
+    /// CIDR ranges the client's address must be in.
+    pub network: Option<Vec<String>>,
+    /// HTTP methods allowed (upper case).
+    pub methods: Option<Vec<String>>,
+    /// The request path must be under this one (whole segments, the application's case rule).
+    pub path_prefix: Option<String>,
+    pub rate_limit: Option<RateLimit>,
+    pub any: Option<Vec<String>>,
+    pub all: Option<Vec<String>>,
+    /// The rule allows what it would deny and denies what it would allow.
+    #[serde(default)]
+    pub negate: bool,
+    /// A denied request of a `web` application is redirected here instead of a JSON 403.
+    pub rejection_redirect: Option<String>,
+}
+
+/// `rate_limit = { requests = N, per_seconds = S, burst = B, by = "identity" | "ip" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub requests: u64,
+    #[serde(default = "default_per_seconds")]
+    pub per_seconds: u64,
+    /// Requests allowed at once after a quiet time (default `requests`).
+    pub burst: Option<u64>,
+    #[serde(default)]
+    pub by: RateBy,
+}
+
+fn default_per_seconds() -> u64 {
+    1
+}
+
+/// What a rate limit counts by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateBy {
+    /// The session's `sub` (the client's address when there is none).
+    #[default]
+    Identity,
+    Ip,
 }
 
 /// `backend_protocol`.

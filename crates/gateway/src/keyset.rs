@@ -481,7 +481,8 @@ fn synchronize(
     for _ in &plan.add {
         fresh.push(generate(policy)?);
     }
-    let _lock = FileLock::acquire(policy.lock_path(), timing).map_err(|e| policy.error(e.into()))?;
+    let _lock =
+        FileLock::acquire(policy.lock_path(), timing).map_err(|e| policy.error(e.into()))?;
     // Another replica may have written since: read again and add only what is still missing.
     let (base, plan) = match needed(policy, now, known, if_missing)? {
         Needed::Nothing(state) => return Ok(state),
@@ -649,7 +650,6 @@ fn serialize(policy: &Policy, keys: &[Arc<SigningKey>]) -> Result<Vec<u8>, Keyse
     bytes.push(b'\n');
     Ok(bytes)
 }
-
 
 #[cfg(test)]
 #[allow(

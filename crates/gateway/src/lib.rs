@@ -40,6 +40,7 @@ pub mod keyset;
 mod metrics;
 pub mod proxy;
 pub mod routes;
+pub mod rules;
 pub mod runtime;
 pub mod server;
 mod session;

@@ -28,6 +28,8 @@ pub struct Metrics {
 #[derive(Default)]
 pub struct MetricsShard {
     requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
+    /// Access-rule decisions, by rule and decision.
+    rules: Mutex<BTreeMap<(Arc<str>, &'static str), u64>>,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
 }
@@ -41,6 +43,12 @@ impl MetricsShard {
         if let Some(statuses) = map.get_mut(app) {
             *statuses.entry(status.as_u16()).or_default() += 1;
         }
+    }
+
+    /// An access rule's decision (`allow`, `deny`, `rate_limited`).
+    pub fn rule(&self, rule: &Arc<str>, decision: &'static str) {
+        let mut map = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
+        *map.entry((rule.clone(), decision)).or_default() += 1;
     }
 
     pub fn cache_hit(&self) {
@@ -103,6 +111,7 @@ impl Metrics {
     pub fn render(&self, kid: &str) -> String {
         use std::fmt::Write;
         let mut requests: BTreeMap<(String, u16), u64> = BTreeMap::new();
+        let mut rules: BTreeMap<(Arc<str>, &'static str), u64> = BTreeMap::new();
         let (mut hits, mut misses) = (0u64, 0u64);
         for shard in self
             .shards
@@ -119,6 +128,14 @@ impl Metrics {
                 for (status, n) in statuses {
                     *requests.entry((app.clone(), *status)).or_default() += n;
                 }
+            }
+            for (key, n) in shard
+                .rules
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
+                *rules.entry(key.clone()).or_default() += n;
             }
             hits = hits.saturating_add(shard.cache_hits.load(Ordering::Relaxed));
             misses = misses.saturating_add(shard.cache_misses.load(Ordering::Relaxed));
@@ -145,6 +162,15 @@ impl Metrics {
                 out,
                 "signet_gateway_backend_errors_total{{application=\"{}\",kind=\"{kind}\"}} {n}",
                 label(app)
+            );
+        }
+        out.push_str("# HELP signet_gateway_rule_decisions_total Access-rule decisions by rule.\n");
+        out.push_str("# TYPE signet_gateway_rule_decisions_total counter\n");
+        for ((rule, decision), n) in &rules {
+            let _ = writeln!(
+                out,
+                "signet_gateway_rule_decisions_total{{rule=\"{}\",decision=\"{decision}\"}} {n}",
+                label(rule)
             );
         }
         counter(

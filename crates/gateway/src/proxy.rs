@@ -17,19 +17,21 @@ use crate::coarse::{self, Deadlines};
 use crate::config::BackendProtocol;
 use crate::config::Session;
 use crate::http::headers::{self as fields, ip_value, outgoing, outgoing_map, Outgoing};
-use crate::http::respond::{full, json_response, with_type, Failure};
+use crate::http::respond::{full, json_response, redirect, with_type, Failure};
 use crate::http::{grpc, request};
 use crate::identity;
 use crate::jwks_source::Refetch;
 use crate::keyset::Keyset;
 use crate::metrics::{Metrics, MetricsShard};
 use crate::routes::{Route, Routes};
+use crate::rules::{client_address, Decision, Denial};
 use crate::session::api::{self, ApiError, ApiRequest, Memo};
 use crate::session::login::{self, WebContext, WebOutcome};
 use crate::session::web::{self, SealKey};
 use crate::token::{self};
 use crate::upstream::http1 as backend;
 use crate::upstream::{upgrade, BackendError, Pool};
+use serde_json::{Map, Value};
 
 pub use crate::http::respond::{Body, BoxError};
 
@@ -270,15 +272,40 @@ impl Gateway {
         index: usize,
         route: &Route,
         req: Request<Incoming>,
+        route_path: Option<String>,
     ) -> Response<Body> {
         let routes = &*snapshot.routes;
         let (mut parts, body) = req.into_parts();
         let mut set_cookie = None;
         let mut mapped = None;
+        let rule_path = route_path.unwrap_or_else(|| parts.uri.path().to_owned());
+        // The application's access rules, over the session's attributes (none for `none`).
+        let rules = |attrs: Option<&Map<String, Value>>| -> Result<(), Denial> {
+            if route.rules.is_empty() {
+                return Ok(());
+            }
+            let input = crate::rules::Input {
+                attrs,
+                client: client_address(
+                    conn.client.addr.ip(),
+                    &parts.headers,
+                    &routes.trusted_proxies,
+                ),
+                method: &parts.method,
+                path: &rule_path,
+                case_sensitive: route.case_sensitive,
+                now: std::time::Instant::now(),
+            };
+            let verdict = routes.rules.evaluate(&route.rules, &input, true);
+            verdict.record(&conn.worker.metrics);
+            verdict.denial.map_or(Ok(()), Err)
+        };
         match route.session {
             Session::Api => {
                 let now = (self.now)();
                 let keyset = conn.keyset();
+                let api_rules =
+                    |claims: &Map<String, Value>| rules(Some(claims)).map_err(|d| d.failure());
                 let request = ApiRequest {
                     routes,
                     routes_generation: snapshot.generation,
@@ -288,6 +315,7 @@ impl Gateway {
                     keyset: &keyset.keyset,
                     metrics: &conn.worker.metrics,
                     now,
+                    rules: &api_rules,
                 };
                 let mut refetched = false;
                 loop {
@@ -324,6 +352,14 @@ impl Gateway {
                 match login::session(&self.web_context(), routes, &parts, conn.client.proto) {
                     WebOutcome::Session { attrs, reseal } => {
                         set_cookie = reseal;
+                        if let Err(denial) = rules(Some(&attrs)) {
+                            return match &denial.rejection_redirect {
+                                Some(url) if denial.decision == Decision::Deny => {
+                                    redirect(url, &set_cookie.into_iter().collect::<Vec<_>>())
+                                }
+                                _ => with_cookie(denial.failure().response(), set_cookie),
+                            };
+                        }
                         if let Some(m) = &route.mapping {
                             let keyset = conn.keyset();
                             match identity::mapped_jwt(
@@ -343,7 +379,11 @@ impl Gateway {
                     WebOutcome::Respond(response) => return response,
                 }
             }
-            Session::None => {}
+            Session::None => {
+                if let Err(denial) = rules(None) {
+                    return denial.failure().response();
+                }
+            }
         }
         if let Some(web) = &routes.web {
             let login = web.login_cookie();
@@ -665,7 +705,9 @@ impl Conn {
             self.worker.metrics.request("", StatusCode::NOT_FOUND);
             return Failure::NotFound("no application serves this path".into()).response();
         };
-        let response = gateway.forward(&self, &snapshot, index, route, req).await;
+        let response = gateway
+            .forward(&self, &snapshot, index, route, req, route_path)
+            .await;
         self.worker.metrics.request(&route.name, response.status());
         response
     }

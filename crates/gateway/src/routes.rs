@@ -13,11 +13,13 @@ use crate::http::path::PathRules;
 use crate::identity_mapping::Mapping;
 use crate::jwks_source::KeySource;
 use crate::jwt_cache::JwtCache;
+use crate::rules::{parse_networks, RuleError, RuleSet};
 use crate::session::web::WebRuntime;
 use crate::token::TokenProfile;
 use crate::token_cache::TokenCache;
 use crate::upstream::transport::client_config;
 use crate::upstream::{BackendTls, Upstream};
+use ipnet::IpNet;
 
 /// Why a configuration cannot become a routing table.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,8 @@ pub enum BuildError {
     NoWebSession { app: String },
     #[error("application {app:?}: session api needs [api_session] and its JWK Set")]
     NoApiSession { app: String },
+    #[error("{0}")]
+    Rules(String),
 }
 
 /// One identity mapping, compiled.
@@ -66,6 +70,8 @@ pub struct Route {
     pub timeout: Duration,
     /// `case_sensitive_path`: the context root matches only in the same case.
     pub case_sensitive: bool,
+    /// Indexes into [`Routes::rules`] of the application's `rules`, in order.
+    pub rules: Vec<usize>,
 }
 
 /// The upstream issuer's verifier for `api` sessions.
@@ -118,6 +124,10 @@ pub struct Routes {
     pub api: Option<ApiVerifier>,
     pub web: Option<WebRuntime>,
     pub cache: JwtCache,
+    /// The `[[rule]]`s (with their rate-limit buckets: a reload starts them afresh).
+    pub rules: RuleSet,
+    /// `[http] trusted_proxies`.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Routes {
@@ -177,8 +187,23 @@ impl Routes {
             )),
             _ => None,
         };
+        let joined = |errors: Vec<RuleError>| {
+            BuildError::Rules(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        };
+        let rules = RuleSet::compile(&config.rules).map_err(joined)?;
+        let trusted_proxies = parse_networks(&config.http.trusted_proxies)
+            .map_err(|e| BuildError::Rules(format!("http: trusted_proxies: {e}")))?;
         let mut routes = Vec::new();
         for app in &config.applications {
+            let app_rules = rules
+                .resolve(&app.rules, &format!("application {:?}", app.name))
+                .map_err(joined)?;
             let bad_backend = || BuildError::Backend {
                 app: app.name.clone(),
                 backend: app.backend.clone(),
@@ -240,6 +265,7 @@ impl Routes {
                 mapping,
                 timeout: Duration::from_secs(app.timeout_seconds.max(1)),
                 case_sensitive: app.case_sensitive_path,
+                rules: app_rules,
             });
         }
         let mut identity_headers: Vec<HeaderName> = Vec::new();
@@ -256,6 +282,8 @@ impl Routes {
             api,
             web,
             cache: JwtCache::new(10_000),
+            rules,
+            trusted_proxies,
         })
     }
 

@@ -34,6 +34,10 @@ pub enum Failure {
     Login { status: StatusCode, message: String },
     /// `500` with a code of its own (a configuration the request cannot be served with).
     Internal { code: &'static str, message: String },
+    /// `403 access_denied`: an access rule of the application denied the request.
+    Forbidden { rule: String, reason: String },
+    /// `429 rate_limited` (with `Retry-After`): a rate-limit rule is exhausted.
+    RateLimited { rule: String, retry_after: u64 },
 }
 
 impl Failure {
@@ -47,6 +51,8 @@ impl Failure {
             Failure::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Failure::Token(_) | Failure::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Failure::Login { status, .. } => *status,
+            Failure::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Failure::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -62,6 +68,8 @@ impl Failure {
             Failure::Token(_) => "token_error",
             Failure::Login { .. } => "login_failed",
             Failure::Internal { code, .. } => code,
+            Failure::Forbidden { .. } => "access_denied",
+            Failure::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -79,6 +87,12 @@ impl Failure {
             Failure::GatewayTimeout { app, seconds } => {
                 format!("application {app:?}: the backend did not answer within {seconds} s")
             }
+            Failure::Forbidden { rule, reason } => {
+                format!("rule {rule:?} denied the request: {reason}")
+            }
+            Failure::RateLimited { rule, retry_after } => {
+                format!("rule {rule:?}: too many requests; retry after {retry_after} s")
+            }
         }
     }
 
@@ -91,6 +105,10 @@ impl Failure {
             Failure::Unauthorized(_) => {
                 r.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Failure::RateLimited { retry_after, .. } => {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Failure::MethodNotAllowed(_) => {
                 r.headers_mut().insert(
@@ -189,6 +207,24 @@ mod tests {
                 "application \"a\": the backend did not answer within 3 s",
             ),
             (Failure::Token("t".into()), 500, "token_error", "t"),
+            (
+                Failure::Forbidden {
+                    rule: "admins".into(),
+                    reason: "no".into(),
+                },
+                403,
+                "access_denied",
+                "rule \"admins\" denied the request: no",
+            ),
+            (
+                Failure::RateLimited {
+                    rule: "slow".into(),
+                    retry_after: 2,
+                },
+                429,
+                "rate_limited",
+                "rule \"slow\": too many requests; retry after 2 s",
+            ),
         ];
         for (failure, status, code, message) in cases {
             let r = failure.response();

@@ -35,6 +35,9 @@ impl From<Failure> for ApiError {
     }
 }
 
+/// A check of a token's claims (the application's access rules).
+pub type ClaimsCheck<'a> = dyn Fn(&Map<String, Value>) -> Result<(), Failure> + Sync + 'a;
+
 /// What an `api` session's request is checked against.
 pub struct ApiRequest<'a> {
     pub routes: &'a Routes,
@@ -47,6 +50,8 @@ pub struct ApiRequest<'a> {
     pub keyset: &'a Keyset,
     pub metrics: &'a MetricsShard,
     pub now: i64,
+    /// The application's access rules over the token's claims (before any JWT is signed).
+    pub rules: &'a ClaimsCheck<'a>,
 }
 
 /// An `api` session's request: the bearer token verified (or the connection's last token,
@@ -111,6 +116,9 @@ pub fn authenticate(
                 )
             }
         }
+    }
+    if let Some(memo) = memo_slot.as_ref() {
+        (r.rules)(&memo.verified.claims)?;
     }
     let (Some(m), Some(memo)) = (&r.route.mapping, memo_slot.as_mut()) else {
         return Ok(None);

@@ -14,12 +14,17 @@ use crate::http::path::PathRules;
 use crate::identity_mapping::{self, MappingError};
 use crate::keyset;
 
+mod rules;
+
 /// Which part of the configuration a problem is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Section {
     Listen,
+    Http,
     Http2,
+    /// The `[[rule]]` tables.
+    Rules,
     AuthToken,
     ApiSession,
     WebSession,
@@ -31,7 +36,9 @@ impl fmt::Display for Section {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Section::Listen => f.write_str("listen"),
+            Section::Http => f.write_str("http"),
             Section::Http2 => f.write_str("http2"),
+            Section::Rules => f.write_str("[[rule]]"),
             Section::AuthToken => f.write_str("auth_token"),
             Section::ApiSession => f.write_str("api_session"),
             Section::WebSession => f.write_str("web_session"),
@@ -155,6 +162,12 @@ pub enum ProblemKind {
     InvalidCookieName { value: String },
     #[error("idle_timeout_minutes ({idle}) is longer than session_timeout_minutes ({session})")]
     IdleLongerThanSession { idle: u64, session: u64 },
+    #[error("{0}")]
+    Rule(crate::rules::RuleError),
+    #[error("trusted_proxies: {0}")]
+    TrustedProxies(String),
+    #[error("rules: {0}")]
+    ApplicationRule(crate::rules::RuleError),
 }
 
 /// Every problem in the configuration, in file order; empty when it is valid. Files it names
@@ -185,6 +198,7 @@ pub fn check(config: &Config) -> Vec<Problem> {
         &mut problems,
     );
     check_applications(config, &mut problems);
+    rules::check_rules(config, &mut problems);
     problems.0
 }
 

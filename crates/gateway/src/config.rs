@@ -188,6 +188,18 @@ pub struct WebSession {
     /// again, at most once per this many seconds (default 30).
     #[serde(default = "default_refetch_interval")]
     pub jwks_refetch_min_interval_seconds: u64,
+    /// Where the provider sends the browser after RP-initiated logout (registered there);
+    /// without it the provider's own page is shown.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// Ask for `offline_access` (a refresh token). Whenever the provider issues a refresh token,
+    /// the session's tokens are refreshed before they expire.
+    #[serde(default)]
+    pub offline_access: bool,
+    /// The shared list of logged-out sessions; default `revoked-sessions.json` in the keyset
+    /// file's directory (so replicas that share the keyset share it too).
+    #[serde(default)]
+    pub revocation_file: Option<String>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -447,6 +459,17 @@ impl Config {
     /// A configured path, resolved against the configuration file's directory.
     pub fn resolve(&self, path: &str) -> PathBuf {
         self.base_dir.join(path)
+    }
+
+    /// The `[web_session]` revocation file: `revocation_file`, or `revoked-sessions.json` beside
+    /// the keyset file.
+    pub fn revocation_path(&self, web: &WebSession) -> PathBuf {
+        match &web.revocation_file {
+            Some(file) => self.resolve(file),
+            None => self
+                .resolve(&self.auth_token.keyset_file)
+                .with_file_name(crate::session::revocation::DEFAULT_FILE_NAME),
+        }
     }
 
     /// The identity mapping with this name.

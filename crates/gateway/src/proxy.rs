@@ -28,6 +28,7 @@ use crate::rules::{client_address, Decision, Denial};
 use crate::session::api::{self, ApiError, ApiRequest, Memo};
 use crate::session::login::{self, WebContext, WebOutcome};
 use crate::session::web::{self, SealKey};
+use crate::session::{cookie, logout};
 use crate::token::{self};
 use crate::upstream::http1 as backend;
 use crate::upstream::{upgrade, BackendError, Pool};
@@ -178,7 +179,7 @@ impl Gateway {
         mut parts: hyper::http::request::Parts,
         out: &Outgoing<'_>,
         protocol: HeaderValue,
-        set_cookie: Option<String>,
+        set_cookie: Vec<String>,
     ) -> Response<Body> {
         let Some(client_side) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
             return Failure::BadRequest("this connection cannot be upgraded".into()).response();
@@ -227,7 +228,7 @@ impl Gateway {
         mut parts: hyper::http::request::Parts,
         body: Incoming,
         out: &Outgoing<'_>,
-        set_cookie: Option<String>,
+        set_cookie: Vec<String>,
     ) -> Response<Body> {
         let trailers = fields::lists(&parts.headers, header::TE, "trailers");
         let mut headers = outgoing_map(&parts.headers, out);
@@ -276,7 +277,7 @@ impl Gateway {
     ) -> Response<Body> {
         let routes = &*snapshot.routes;
         let (mut parts, body) = req.into_parts();
-        let mut set_cookie = None;
+        let mut set_cookie = Vec::new();
         let mut mapped = None;
         let rule_path = route_path.unwrap_or_else(|| parts.uri.path().to_owned());
         // The application's access rules, over the session's attributes (none for `none`).
@@ -349,13 +350,13 @@ impl Gateway {
                 }
             }
             Session::Web => {
-                match login::session(&self.web_context(), routes, &parts, conn.client.proto) {
-                    WebOutcome::Session { attrs, reseal } => {
-                        set_cookie = reseal;
+                match login::session(&self.web_context(), routes, &parts, conn.client.proto).await {
+                    WebOutcome::Session { attrs, cookies } => {
+                        set_cookie = cookies;
                         if let Err(denial) = rules(Some(&attrs)) {
                             return match &denial.rejection_redirect {
                                 Some(url) if denial.decision == Decision::Deny => {
-                                    redirect(url, &set_cookie.into_iter().collect::<Vec<_>>())
+                                    redirect(url, &set_cookie)
                                 }
                                 _ => with_cookie(denial.failure().response(), set_cookie),
                             };
@@ -386,11 +387,10 @@ impl Gateway {
             }
         }
         if let Some(web) = &routes.web {
-            let login = web.login_cookie();
-            web::remove_cookies(
-                &mut parts.headers,
-                &[web.config.cookie_name.as_str(), login.as_str()],
-            );
+            let mut names = cookie::session_names(&web.config.cookie_name);
+            names.push(web.login_cookie());
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            cookie::remove_cookies(&mut parts.headers, &names);
         }
         let forwarded = conn.forwarded(parts.headers.get(header::HOST));
         let out = Outgoing {
@@ -517,9 +517,12 @@ impl Gateway {
     }
 }
 
-/// The response with the web session's refreshed cookie, if any.
-fn with_cookie(mut response: Response<Body>, set_cookie: Option<String>) -> Response<Body> {
-    if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+/// The response with the web session's refreshed cookies, if any.
+fn with_cookie(mut response: Response<Body>, set_cookie: Vec<String>) -> Response<Body> {
+    for v in set_cookie
+        .iter()
+        .filter_map(|c| HeaderValue::from_str(c).ok())
+    {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
@@ -683,6 +686,20 @@ impl Conn {
             let routes = gateway.current_routes();
             let cx = gateway.web_context();
             let response = login::callback(&cx, &routes, req, self.client.proto).await;
+            self.worker.metrics.request("", response.status());
+            return response;
+        }
+        if path == logout::LOGOUT_PATH {
+            let routes = gateway.current_routes();
+            let cx = gateway.web_context();
+            let response = logout::logout(&cx, &routes, &req, self.client.proto).await;
+            self.worker.metrics.request("", response.status());
+            return response;
+        }
+        if path == logout::BACKCHANNEL_PATH {
+            let routes = gateway.current_routes();
+            let cx = gateway.web_context();
+            let response = logout::backchannel(&cx, &routes, req).await;
             self.worker.metrics.request("", response.status());
             return response;
         }

@@ -14,6 +14,7 @@ use crate::fetch::{self, FetchError, HttpClient};
 use crate::proxy::Gateway;
 use crate::routes::{BuildError, Routes};
 use crate::server::{self, Listener};
+use crate::session::revocation::Revocations;
 use crate::session::web::{Provider, WebError, WebRuntime};
 
 /// How often the keyset file is re-read (and rolled when due).
@@ -84,7 +85,7 @@ pub async fn build_routes(client: &HttpClient, config: &Config) -> Result<Routes
         _ => None,
     };
     let web = match &config.web_session {
-        Some(web) if needs(Session::Web) => Some(discover_web(client, web).await?),
+        Some(web) if needs(Session::Web) => Some(discover_web(client, config, web).await?),
         _ => None,
     };
     Ok(Routes::build(config, upstream, web)?)
@@ -94,6 +95,7 @@ pub async fn build_routes(client: &HttpClient, config: &Config) -> Result<Routes
 /// names the JWK Set URL: it is fetched, never read as a local file.
 pub async fn discover_web(
     client: &HttpClient,
+    config: &Config,
     web: &WebSession,
 ) -> Result<WebRuntime, RuntimeError> {
     let doc = fetch::discovery(client, &web.issuer)
@@ -103,7 +105,8 @@ pub async fn discover_web(
     let keys = fetch::jwks(client, &provider.jwks_uri)
         .await
         .map_err(RuntimeError::Discovery)?;
-    Ok(WebRuntime::new(web.clone(), provider, keys)?)
+    let revocations = Revocations::new(config.revocation_path(web));
+    Ok(WebRuntime::new(web.clone(), provider, keys, revocations)?)
 }
 
 /// Loads, checks and compiles the configuration again (for `SIGHUP`).

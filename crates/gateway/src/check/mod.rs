@@ -164,6 +164,8 @@ pub enum ProblemKind {
     IdleLongerThanSession { idle: u64, session: u64 },
     #[error("{0}")]
     Rule(crate::rules::RuleError),
+    #[error("revocation_file \"{path}\": directory {directory} does not exist")]
+    RevocationDirectoryMissing { path: String, directory: String },
     #[error("trusted_proxies: {0}")]
     TrustedProxies(String),
     #[error("rules: {0}")]
@@ -180,7 +182,7 @@ pub fn check(config: &Config) -> Vec<Problem> {
         check_api_session(config, api, &mut problems);
     }
     if let Some(web) = &config.web_session {
-        check_web_session(web, &mut problems);
+        check_web_session(config, web, &mut problems);
     }
     check_duplicate_names(
         config.identity_mappings.iter().map(|m| m.name.as_str()),
@@ -499,9 +501,28 @@ fn http_url(field: &'static str, value: &str) -> Result<url::Url, ProblemKind> {
     Ok(url)
 }
 
-fn check_web_session(web: &WebSession, problems: &mut Problems) {
+fn check_web_session(config: &Config, web: &WebSession, problems: &mut Problems) {
     let section = Section::WebSession;
     check_refetch_interval(&section, web.jwks_refetch_min_interval_seconds, problems);
+    if let Some(uri) = &web.post_logout_redirect_uri {
+        if let Err(kind) = http_url("post_logout_redirect_uri", uri) {
+            problems.add(&section, kind);
+        }
+    }
+    let revocations = config.revocation_path(web);
+    let directory = match revocations.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !directory.is_dir() {
+        problems.add(
+            &section,
+            ProblemKind::RevocationDirectoryMissing {
+                path: revocations.display().to_string(),
+                directory: directory.display().to_string(),
+            },
+        );
+    }
     if let Err(kind) = http_url("issuer", &web.issuer) {
         problems.add(&section, kind);
     }

@@ -1,17 +1,21 @@
 //! The `web` session's hooks in the request path: a request with a valid session cookie gets
-//! the session's attributes (and a re-sealed cookie when `last-seen` is due); one without gets
-//! `302` to the provider; `GET /pa/oidc/cb` finishes the login and sets the cookie.
+//! the session's attributes (and a re-sealed cookie when `last-seen` is due or its tokens were
+//! refreshed); one without, or with a session that logged out, gets `302` to the provider;
+//! `GET /pa/oidc/cb` finishes the login and sets the cookie.
 
 use hyper::body::Incoming;
-use hyper::header;
+use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
+use super::cookie;
+use super::seal::{open_json, seal_json};
 use crate::http::respond::{redirect, Body, Failure};
 use crate::jwks_source::Refetch;
 use crate::routes::Routes;
 use crate::session::web::{
-    self, Freshness, LoginData, ProviderClient, SealKey, SessionData, WebRuntime,
+    self, Freshness, IdTokenCheck, LoginData, ProviderClient, SealKey, SessionData, WebError,
+    WebRuntime,
 };
 
 /// What the web hooks need from the gateway.
@@ -24,7 +28,7 @@ pub struct WebContext<'a> {
 
 impl WebContext<'_> {
     /// The configured cookie key, or the process's own.
-    fn key<'a>(&'a self, web: &'a WebRuntime) -> &'a SealKey {
+    pub fn key<'a>(&'a self, web: &'a WebRuntime) -> &'a SealKey {
         web.key.as_ref().unwrap_or(self.default_key)
     }
 }
@@ -33,15 +37,51 @@ impl WebContext<'_> {
 pub enum WebOutcome {
     Session {
         attrs: Map<String, Value>,
-        /// A `Set-Cookie` with the refreshed `last-seen`.
-        reseal: Option<String>,
+        /// `Set-Cookie`s with the refreshed session.
+        cookies: Vec<String>,
     },
     Respond(Response<Body>),
 }
 
-/// A `web` application's request: the session's attributes (and a re-sealed cookie when
-/// `last-seen` is due), or a redirect to the provider to log in.
-pub fn session(
+/// The session in the request's cookies (joined from its chunks), and how many cookies held it.
+pub fn open_session(
+    cx: &WebContext<'_>,
+    web: &WebRuntime,
+    headers: &HeaderMap,
+) -> Option<(SessionData, usize)> {
+    let name = &web.config.cookie_name;
+    let (sealed, count) = cookie::joined(headers, name)?;
+    open_json::<SessionData>(cx.key(web), name, &sealed).map(|s| (s, count))
+}
+
+/// The session sealed into `Set-Cookie`s (split when large; without the ID token if even
+/// [`cookie::MAX_CHUNKS`] cookies cannot hold it: logout then sends no `id_token_hint`).
+fn session_cookies(
+    cx: &WebContext<'_>,
+    web: &WebRuntime,
+    headers: &HeaderMap,
+    session: &SessionData,
+    secure: bool,
+) -> Result<Vec<String>, WebError> {
+    let name = &web.config.cookie_name;
+    let key = cx.key(web);
+    let mut sealed = seal_json(key, name, session)?;
+    let mut parts = cookie::split(name, &sealed);
+    if parts.is_none() && session.id_token.is_some() {
+        let lighter = SessionData {
+            id_token: None,
+            ..session.clone()
+        };
+        sealed = seal_json(key, name, &lighter)?;
+        parts = cookie::split(name, &sealed);
+    }
+    let parts = parts.ok_or(WebError::TooLarge(sealed.len()))?;
+    Ok(cookie::session_cookies(headers, name, &parts, secure))
+}
+
+/// A `web` application's request: the session's attributes (refreshed with the provider when
+/// its tokens expire and it has a refresh token), or a redirect to the provider to log in.
+pub async fn session(
     cx: &WebContext<'_>,
     routes: &Routes,
     parts: &hyper::http::request::Parts,
@@ -57,11 +97,8 @@ pub fn session(
         );
     };
     let now = cx.now;
-    let key = cx.key(web);
-    let name = &web.config.cookie_name;
-    let session =
-        web::cookie(&parts.headers, name).and_then(|v| web::open_json::<SessionData>(key, name, v));
-    if let Some(mut s) = session {
+    let secure = proto == "https";
+    if let Some((mut s, _)) = open_session(cx, web, &parts.headers) {
         let state = web::freshness(
             &s,
             now,
@@ -69,20 +106,142 @@ pub fn session(
             web.config.session_timeout_minutes,
         );
         if let Freshness::Valid { reseal } = state {
-            let mut cookie = None;
-            if reseal {
-                s.seen = now;
-                cookie = web::seal_json(key, name, &s)
-                    .ok()
-                    .map(|v| web::set_cookie(name, &v, "/", None, proto == "https"));
+            if !web.is_revoked(&s, now) {
+                let mut changed = reseal;
+                if s.needs_refresh(now) {
+                    match refreshed(cx, web, &s).await {
+                        Some(fresh) => {
+                            s = fresh;
+                            changed = true;
+                        }
+                        // The provider refused (or could not be reached): a new login.
+                        None => {
+                            return WebOutcome::Respond(start_login(cx, web, parts, proto, now))
+                        }
+                    }
+                }
+                let mut cookies = Vec::new();
+                if changed {
+                    s.seen = now;
+                    cookies =
+                        session_cookies(cx, web, &parts.headers, &s, secure).unwrap_or_default();
+                }
+                return WebOutcome::Session {
+                    attrs: s.attrs,
+                    cookies,
+                };
             }
-            return WebOutcome::Session {
-                attrs: s.attrs,
-                reseal: cookie,
-            };
         }
     }
     WebOutcome::Respond(start_login(cx, web, parts, proto, now))
+}
+
+/// The session with refreshed tokens and attributes, or None when the refresh failed. One
+/// refresh per session and token expiry at a time: concurrent requests wait for it, and
+/// requests still carrying the old cookie shortly after get its result.
+async fn refreshed(cx: &WebContext<'_>, web: &WebRuntime, s: &SessionData) -> Option<SessionData> {
+    let cell = web
+        .refreshes
+        .cell(&s.id, s.tokens_exp.unwrap_or_default(), cx.now);
+    cell.get_or_init(|| async {
+        match refresh_session(cx, web, s).await {
+            Ok(fresh) => Some(fresh),
+            Err(e) => {
+                eprintln!("signet gateway: session refresh failed, a new login follows: {e}");
+                None
+            }
+        }
+    })
+    .await
+    .clone()
+}
+
+async fn refresh_session(
+    cx: &WebContext<'_>,
+    web: &WebRuntime,
+    s: &SessionData,
+) -> Result<SessionData, WebError> {
+    let now = cx.now;
+    let token = s.refresh_token.as_deref().unwrap_or_default();
+    let tokens = web::refresh(cx.provider_client, web, token).await?;
+    let sub = s
+        .attrs
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let id_claims = match &tokens.id_token {
+        Some(id_token) => Some(verified(cx, web, id_token, IdTokenCheck::Refresh { sub }).await?),
+        None => None,
+    };
+    let info = web::userinfo(cx.provider_client, web, tokens.access_token.as_deref()).await?;
+    let mut fresh = s.clone();
+    match &id_claims {
+        Some(claims) => {
+            if claims.get("iss") != s.attrs.get("iss") {
+                return Err(WebError::RefreshedSubject);
+            }
+            fresh.attrs = web::merge_attributes(claims, info.as_ref())?;
+            fresh.id_token = tokens.id_token.clone();
+            fresh.tokens_exp = web::tokens_expiry(claims, tokens.expires_in, now);
+        }
+        None => {
+            // No new ID token: the signed claims stay, userinfo's are taken again.
+            if let Some(info) = &info {
+                if info.get("sub").and_then(Value::as_str) != Some(sub) {
+                    return Err(WebError::Subject);
+                }
+                for (k, v) in info {
+                    if !fresh.attrs.contains_key(k) || !is_id_token_claim(k) {
+                        fresh.attrs.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            fresh.tokens_exp = web::tokens_expiry(&Map::new(), tokens.expires_in, now);
+        }
+    }
+    if tokens.refresh_token.is_some() {
+        fresh.refresh_token = tokens.refresh_token;
+    }
+    Ok(fresh)
+}
+
+/// Claims that only an ID token sets (userinfo never overrides them).
+fn is_id_token_claim(name: &str) -> bool {
+    [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "sid",
+        "azp",
+        "acr",
+        "amr",
+    ]
+    .contains(&name)
+}
+
+/// The ID token's claims, fetching the provider's keys again (once) on an unknown `kid`.
+async fn verified(
+    cx: &WebContext<'_>,
+    web: &WebRuntime,
+    id_token: &str,
+    check: IdTokenCheck<'_>,
+) -> Result<Map<String, Value>, WebError> {
+    let seen = web.keys.generation();
+    match web::verify_id_token(web, id_token, check, cx.now) {
+        Err(WebError::UnknownKid(_))
+            if web
+                .keys
+                .refetch_for_unknown_kid(cx.provider_client, seen)
+                .await
+                == Refetch::Changed =>
+        {
+            web::verify_id_token(web, id_token, check, cx.now)
+        }
+        other => other,
+    }
 }
 
 /// 302 to the provider's authorization endpoint, with the login in a sealed cookie.
@@ -110,7 +269,7 @@ fn start_login(
         .map_or("/", hyper::http::uri::PathAndQuery::as_str);
     let login_name = web.login_cookie();
     let sealed = LoginData::new(url, &redirect_uri, now).and_then(|login| {
-        let sealed = web::seal_json(cx.key(web), &login_name, &login)?;
+        let sealed = seal_json(cx.key(web), &login_name, &login)?;
         Ok((login, sealed))
     });
     let (login, sealed) = match sealed {
@@ -125,7 +284,7 @@ fn start_login(
     };
     let location =
         web::authorization_url(&web.provider, &web.config.client_id, &web.scope(), &login);
-    let cookie = web::set_cookie(
+    let cookie = cookie::set_cookie(
         &login_name,
         &sealed,
         "/pa/oidc",
@@ -146,21 +305,28 @@ pub async fn callback(
     let Some(web) = &routes.web else {
         return Failure::NotFound("no [web_session] is configured".into()).response();
     };
-    let now = cx.now;
-    match finish_login(cx, web, &req, now).await {
+    let secure = proto == "https";
+    let finished = match finish_login(cx, web, &req).await {
         Ok((url, session)) => {
-            let secure = proto == "https";
-            let name = &web.config.cookie_name;
-            let clear = web::set_cookie(&web.login_cookie(), "", "/pa/oidc", Some(0), secure);
-            redirect(
-                &url,
-                &[web::set_cookie(name, &session, "/", None, secure), clear],
-            )
+            session_cookies(cx, web, req.headers(), &session, secure).map(|cookies| (url, cookies))
+        }
+        Err(e) => Err(e),
+    };
+    match finished {
+        Ok((url, mut cookies)) => {
+            cookies.push(cookie::set_cookie(
+                &web.login_cookie(),
+                "",
+                "/pa/oidc",
+                Some(0),
+                secure,
+            ));
+            redirect(&url, &cookies)
         }
         Err(e) => {
             let status = match e {
-                web::WebError::Call { .. } | web::WebError::Random => StatusCode::BAD_GATEWAY,
-                web::WebError::TooLarge(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                WebError::Call { .. } | WebError::Random => StatusCode::BAD_GATEWAY,
+                WebError::TooLarge(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             };
             Failure::Login {
@@ -176,17 +342,16 @@ async fn finish_login(
     cx: &WebContext<'_>,
     web: &WebRuntime,
     req: &Request<Incoming>,
-    now: i64,
-) -> Result<(String, String), web::WebError> {
-    use web::WebError;
+) -> Result<(String, SessionData), WebError> {
+    let now = cx.now;
     let key = cx.key(web);
     let login_name = web.login_cookie();
-    let login = web::cookie(req.headers(), &login_name)
-        .and_then(|v| web::open_json::<LoginData>(key, &login_name, v))
+    let login = cookie::cookie(req.headers(), &login_name)
+        .and_then(|v| open_json::<LoginData>(key, &login_name, v))
         .filter(|l| now < l.exp)
         .ok_or(WebError::NoLogin)?;
     let (code, state, error) = web::callback_params(req.uri().query());
-    if !state.is_some_and(|s| web::same(&s, &login.state)) {
+    if !state.is_some_and(|s| super::seal::same(&s, &login.state)) {
         return Err(WebError::State);
     }
     if let Some((error, description)) = error {
@@ -194,27 +359,30 @@ async fn finish_login(
     }
     let code = code.ok_or(WebError::NoCode)?;
     let tokens = web::redeem(cx.provider_client, web, &code, &login).await?;
-    let seen = web.keys.generation();
-    let id_claims = match web::verify_id_token(web, &tokens.id_token, &login.nonce, now) {
-        // The provider rotated its key: fetch its JWK Set again (once) and verify again.
-        Err(WebError::UnknownKid(_))
-            if web
-                .keys
-                .refetch_for_unknown_kid(cx.provider_client, seen)
-                .await
-                == Refetch::Changed =>
-        {
-            web::verify_id_token(web, &tokens.id_token, &login.nonce, now)?
-        }
-        other => other?,
-    };
+    let id_token = tokens.id_token.clone().unwrap_or_default();
+    let id_claims = verified(
+        cx,
+        web,
+        &id_token,
+        IdTokenCheck::Login {
+            nonce: &login.nonce,
+        },
+    )
+    .await?;
     let info = web::userinfo(cx.provider_client, web, tokens.access_token.as_deref()).await?;
     let attrs = web::merge_attributes(&id_claims, info.as_ref())?;
     let session = SessionData {
         iat: now,
         seen: now,
+        id: web::random_token(16)?,
+        sid: id_claims
+            .get("sid")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        tokens_exp: web::tokens_expiry(&id_claims, tokens.expires_in, now),
+        id_token: Some(id_token),
+        refresh_token: tokens.refresh_token,
         attrs,
     };
-    let sealed = web::seal_json(key, &web.config.cookie_name, &session)?;
-    Ok((login.url, sealed))
+    Ok((login.url, session))
 }

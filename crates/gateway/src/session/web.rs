@@ -1,20 +1,24 @@
 //! `web` sessions: an OIDC authorization-code login (PKCE S256, state, nonce) against the
 //! `[web_session]` provider, and the session kept in an encrypted, authenticated cookie.
 //!
-//! Plain functions over data (sealing, expiry, URLs, cookies, attribute merge) plus the two
-//! provider calls (token and userinfo) on the gateway's async HTTP client. The proxy's hooks are
-//! thin: see `proxy::Gateway::{web_session, oidc_callback}`.
+//! Plain functions over data (expiry, URLs, attribute merge, ID token checks) plus the provider
+//! calls (token, refresh and userinfo) on the gateway's async HTTP client. The request-path hooks
+//! are in [`super::login`] and [`super::logout`].
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::header;
 use hyper::{Method, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::revocation::{Revocations, SessionIds};
+pub use super::seal::{random_token, SealKey};
 use crate::config::WebSession;
 use crate::jwks_source::KeySource;
 
@@ -24,8 +28,8 @@ pub const CALLBACK_PATH: &str = "/pa/oidc/cb";
 pub const LOGIN_LIFETIME_SECONDS: i64 = 600;
 /// The session cookie's `last-seen` is refreshed at most this often.
 pub const RESEAL_AFTER_SECONDS: i64 = 60;
-/// Browsers keep cookies up to about 4 KiB.
-pub const MAX_COOKIE_BYTES: usize = 4000;
+/// Tokens are refreshed this long before they expire.
+pub const REFRESH_EARLY_SECONDS: i64 = 30;
 /// Provider responses larger than this are refused.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -39,7 +43,7 @@ pub enum WebError {
     Discovery(String),
     #[error("no random bytes are available")]
     Random,
-    #[error("the session does not fit in a cookie ({0} bytes; the limit is 4000)")]
+    #[error("the session does not fit in {max} cookies ({0} bytes sealed); the provider's claims are too large", max = super::cookie::MAX_CHUNKS)]
     TooLarge(usize),
     #[error("the login cookie is missing, expired or not valid (start again)")]
     NoLogin,
@@ -62,6 +66,8 @@ pub enum WebError {
     Nonce,
     #[error("userinfo names another subject than the ID token")]
     Subject,
+    #[error("the refreshed ID token names another issuer or subject than the session's")]
+    RefreshedSubject,
 }
 
 /// What discovery found out about the provider.
@@ -72,6 +78,8 @@ pub struct Provider {
     pub token_endpoint: String,
     pub userinfo_endpoint: Option<String>,
     pub jwks_uri: String,
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), when the provider has it.
+    pub end_session_endpoint: Option<String>,
 }
 
 impl Provider {
@@ -98,6 +106,7 @@ impl Provider {
             token_endpoint: need("token_endpoint")?,
             userinfo_endpoint: need("userinfo_endpoint").ok(),
             jwks_uri: need("jwks_uri")?,
+            end_session_endpoint: need("end_session_endpoint").ok(),
         })
     }
 }
@@ -110,6 +119,39 @@ pub struct WebRuntime {
     pub keys: KeySource,
     /// From `cookie_secret`; the gateway's start-up key otherwise.
     pub key: Option<SealKey>,
+    /// Sessions that logged out, shared by replicas.
+    pub revocations: Revocations,
+    /// Refreshes in flight or just done, by session id (single flight per session).
+    pub refreshes: Refreshes,
+    /// `jti`s of back-channel logout tokens seen, until their `exp` (no replay).
+    pub logout_jtis: Mutex<HashMap<String, i64>>,
+}
+
+/// The result of one session's refresh, shared by the requests that wait for it.
+pub type RefreshCell = Arc<tokio::sync::OnceCell<Option<SessionData>>>;
+
+/// Refreshes by session id: concurrent requests of one session wait for one refresh, and
+/// requests still carrying the old cookie shortly after reuse its result (a provider that rotates
+/// refresh tokens would take a second use of the old one for a replay).
+#[derive(Default)]
+pub struct Refreshes(Mutex<HashMap<(String, i64), (RefreshCell, i64)>>);
+
+/// How long a finished refresh is reused for requests with the old cookie.
+const REFRESH_REUSE_SECONDS: i64 = 60;
+const MAX_REFRESHES: usize = 10_000;
+
+impl Refreshes {
+    /// The cell for this session's refresh of the tokens that expire at `tokens_exp`.
+    pub fn cell(&self, session: &str, tokens_exp: i64, now: i64) -> RefreshCell {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_REFRESHES {
+            map.retain(|_, (_, at)| now < at.saturating_add(REFRESH_REUSE_SECONDS));
+        }
+        map.entry((session.to_owned(), tokens_exp))
+            .or_insert_with(|| (RefreshCell::default(), now))
+            .0
+            .clone()
+    }
 }
 
 impl WebRuntime {
@@ -117,6 +159,7 @@ impl WebRuntime {
         config: WebSession,
         provider: Provider,
         keys: jose::KeySet,
+        revocations: Revocations,
     ) -> Result<WebRuntime, WebError> {
         let key = config
             .cookie_secret
@@ -133,6 +176,9 @@ impl WebRuntime {
             provider,
             keys,
             key,
+            revocations,
+            refreshes: Refreshes::default(),
+            logout_jtis: Mutex::new(HashMap::new()),
         })
     }
 
@@ -141,75 +187,24 @@ impl WebRuntime {
         format!("{}_login", self.config.cookie_name)
     }
 
+    /// The scopes asked for: the configured ones, and `offline_access` when configured.
     pub fn scope(&self) -> String {
-        self.config.scopes.join(" ")
-    }
-}
-
-/// `len` random bytes, base64url.
-pub fn random_token(len: usize) -> Result<String, WebError> {
-    let mut bytes = vec![0u8; len];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| WebError::Random)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// An AES-256-GCM key for cookies.
-pub struct SealKey(LessSafeKey);
-
-impl SealKey {
-    fn from_bytes(bytes: &[u8]) -> Result<SealKey, WebError> {
-        let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| WebError::Random)?;
-        Ok(SealKey(LessSafeKey::new(key)))
-    }
-
-    /// A fresh random key (sessions end when the gateway restarts).
-    pub fn random() -> Result<SealKey, WebError> {
-        let mut bytes = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| WebError::Random)?;
-        SealKey::from_bytes(&bytes)
-    }
-
-    /// The key derived from a configured secret (shared by replicas).
-    pub fn derive(secret: &str) -> Result<SealKey, WebError> {
-        let digest = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            format!("signet gateway web session v1\0{secret}").as_bytes(),
-        );
-        SealKey::from_bytes(digest.as_ref())
-    }
-
-    /// `base64url(nonce ‖ ciphertext ‖ tag)`; `purpose` (the cookie's name) is the associated
-    /// data, so a login cookie never opens as a session and vice versa.
-    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<String, WebError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| WebError::Random)?;
-        let mut data = plaintext.to_vec();
-        self.0
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(purpose.as_bytes()),
-                &mut data,
-            )
-            .map_err(|_| WebError::Random)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&data);
-        Ok(URL_SAFE_NO_PAD.encode(out))
-    }
-
-    /// The plaintext, or None when the value was not sealed by this key for this purpose.
-    pub fn open(&self, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
-        let bytes = URL_SAFE_NO_PAD.decode(sealed.trim()).ok()?;
-        if bytes.len() < NONCE_LEN {
-            return None;
+        let mut scopes = self.config.scopes.clone();
+        if self.config.offline_access && !scopes.iter().any(|s| s == "offline_access") {
+            scopes.push("offline_access".into());
         }
-        let (nonce, rest) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut data = rest.to_vec();
-        let plain = self
-            .0
-            .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut data)
-            .ok()?;
-        Some(plain.to_vec())
+        scopes.join(" ")
+    }
+
+    /// Whether the session was logged out (here, on another replica, or by the provider).
+    pub fn is_revoked(&self, s: &SessionData, now: i64) -> bool {
+        self.revocations.is_revoked(&s.ids(), now)
+    }
+
+    /// When a session begun at `iat` ends at the latest (its absolute timeout).
+    pub fn session_end(&self, iat: i64) -> i64 {
+        let minutes = i64::try_from(self.config.session_timeout_minutes).unwrap_or(i64::MAX);
+        iat.saturating_add(minutes.saturating_mul(60))
     }
 }
 
@@ -222,6 +217,39 @@ pub struct SessionData {
     pub seen: i64,
     /// The user's attributes (ID token and userinfo claims).
     pub attrs: Map<String, Value>,
+    /// The gateway's own id of this session (for logout when the provider sends no `sid`).
+    pub id: String,
+    /// The provider's session id (the ID token's `sid`), for back-channel logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The last ID token, for `id_token_hint` at logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// When the tokens expire (the ID token's `exp`, or sooner the access token's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_exp: Option<i64>,
+}
+
+impl SessionData {
+    /// What revocations match this session by.
+    pub fn ids(&self) -> SessionIds<'_> {
+        SessionIds {
+            session: &self.id,
+            sid: self.sid.as_deref(),
+            sub: self.attrs.get("sub").and_then(Value::as_str),
+            iat: self.iat,
+        }
+    }
+
+    /// Whether its tokens are due for a refresh at `now` (only when it has a refresh token).
+    pub fn needs_refresh(&self, now: i64) -> bool {
+        self.refresh_token.is_some()
+            && self
+                .tokens_exp
+                .is_some_and(|exp| now >= exp.saturating_sub(REFRESH_EARLY_SECONDS))
+    }
 }
 
 /// The login cookie's content (authorize → callback).
@@ -252,32 +280,6 @@ impl LoginData {
             exp: now.saturating_add(LOGIN_LIFETIME_SECONDS),
         })
     }
-}
-
-/// Seals a JSON value.
-pub fn seal_json<T: Serialize>(
-    key: &SealKey,
-    purpose: &str,
-    value: &T,
-) -> Result<String, WebError> {
-    let json = serde_json::to_vec(value).map_err(|e| WebError::Call {
-        endpoint: "cookie",
-        message: e.to_string(),
-    })?;
-    let sealed = key.seal(purpose, &json)?;
-    if sealed.len() + purpose.len() > MAX_COOKIE_BYTES {
-        return Err(WebError::TooLarge(sealed.len()));
-    }
-    Ok(sealed)
-}
-
-/// Opens a sealed JSON value.
-pub fn open_json<T: for<'de> Deserialize<'de>>(
-    key: &SealKey,
-    purpose: &str,
-    sealed: &str,
-) -> Option<T> {
-    serde_json::from_slice(&key.open(purpose, sealed)?).ok()
 }
 
 /// A session's state at `now`.
@@ -354,60 +356,6 @@ pub fn redirect_uri(configured: Option<&str>, proto: &str, host: Option<&str>) -
     valid.then(|| format!("{proto}://{host}{CALLBACK_PATH}"))
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim_matches('"'))
-}
-
-/// Removes the named cookies from the request's `Cookie` headers (the backend never sees the
-/// gateway's own cookies).
-pub fn remove_cookies(headers: &mut HeaderMap, names: &[&str]) {
-    let kept: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(n, _)| n);
-            !names.contains(&name)
-        })
-        .map(str::to_owned)
-        .collect();
-    headers.remove(header::COOKIE);
-    if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
-            headers.insert(header::COOKIE, v);
-        }
-    }
-}
-
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure over HTTPS; `max_age` 0 deletes it.
-pub fn set_cookie(
-    name: &str,
-    value: &str,
-    path: &str,
-    max_age: Option<i64>,
-    secure: bool,
-) -> String {
-    let mut out = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
-    if let Some(age) = max_age {
-        out.push_str(&format!("; Max-Age={}", age.max(0)));
-    }
-    if secure {
-        out.push_str("; Secure");
-    }
-    out
-}
-
 /// The session's attributes: the userinfo claims, then the ID token's claims over them (the
 /// signed token wins). Protocol-only claims (`nonce`, `at_hash`, `c_hash`) are dropped. Userinfo
 /// for another `sub` is refused (OIDC Core §5.3.2).
@@ -434,11 +382,12 @@ pub fn merge_attributes(
 }
 
 /// Verifies the ID token (signature with the provider's keys, `iss`, `aud` = client_id, `exp`,
-/// `nonce`) and returns its claims.
+/// and at login `nonce`) and returns its claims. A refreshed ID token (no nonce to compare,
+/// OIDC Core §12.2) must name the session's subject.
 pub fn verify_id_token(
     web: &WebRuntime,
     token: &str,
-    nonce: &str,
+    check: IdTokenCheck<'_>,
     now: i64,
 ) -> Result<Map<String, Value>, WebError> {
     let validation = jose::Validation {
@@ -456,10 +405,28 @@ pub fn verify_id_token(
             jose::Error::UnknownKid(kid) => WebError::UnknownKid(kid),
             e => WebError::IdToken(e.to_string()),
         })?;
-    if jwt.claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
-        return Err(WebError::Nonce);
+    match check {
+        IdTokenCheck::Login { nonce } => {
+            if jwt.claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
+                return Err(WebError::Nonce);
+            }
+        }
+        IdTokenCheck::Refresh { sub } => {
+            if jwt.claims.get("sub").and_then(Value::as_str) != Some(sub) {
+                return Err(WebError::RefreshedSubject);
+            }
+        }
     }
     Ok(jwt.claims)
+}
+
+/// What an ID token is checked against besides its signature and registered claims.
+#[derive(Debug, Clone, Copy)]
+pub enum IdTokenCheck<'a> {
+    /// At login: the login's nonce.
+    Login { nonce: &'a str },
+    /// After a refresh: the session's subject.
+    Refresh { sub: &'a str },
 }
 
 /// `Authorization: Basic` for client_secret_basic (RFC 6749 §2.3.1: each part form-encoded).
@@ -512,23 +479,26 @@ async fn call(
 /// The token endpoint's answer.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    pub id_token: String,
+    /// Always there for a code; a refresh may come without one (the old claims stay).
+    pub id_token: Option<String>,
     pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<i64>,
 }
 
-/// Redeems the code (client_secret_basic, PKCE verifier).
-pub async fn redeem(
+/// Calls the token endpoint with client_secret_basic.
+async fn token_call(
     client: &ProviderClient,
     web: &WebRuntime,
-    code: &str,
-    login: &LoginData,
+    form: &[(&str, &str)],
 ) -> Result<Tokens, WebError> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "authorization_code")
-        .append_pair("code", code)
-        .append_pair("redirect_uri", &login.redirect_uri)
-        .append_pair("code_verifier", &login.verifier)
-        .finish();
+    let body = {
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            body.append_pair(k, v);
+        }
+        body.finish()
+    };
     let req = Request::builder()
         .method(Method::POST)
         .uri(&web.provider.token_endpoint)
@@ -546,12 +516,69 @@ pub async fn redeem(
     let answer = call(client, "token", req).await?;
     let text = |n: &str| answer.get(n).and_then(Value::as_str).map(str::to_owned);
     Ok(Tokens {
-        id_token: text("id_token").ok_or_else(|| WebError::Call {
+        id_token: text("id_token"),
+        access_token: text("access_token"),
+        refresh_token: text("refresh_token"),
+        expires_in: answer.get("expires_in").and_then(Value::as_i64),
+    })
+}
+
+/// Redeems the code (client_secret_basic, PKCE verifier).
+pub async fn redeem(
+    client: &ProviderClient,
+    web: &WebRuntime,
+    code: &str,
+    login: &LoginData,
+) -> Result<Tokens, WebError> {
+    let tokens = token_call(
+        client,
+        web,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &login.redirect_uri),
+            ("code_verifier", &login.verifier),
+        ],
+    )
+    .await?;
+    if tokens.id_token.is_none() {
+        return Err(WebError::Call {
             endpoint: "token",
             message: "the answer has no id_token".into(),
-        })?,
-        access_token: text("access_token"),
-    })
+        });
+    }
+    Ok(tokens)
+}
+
+/// Uses the refresh token (OIDC Core §12).
+pub async fn refresh(
+    client: &ProviderClient,
+    web: &WebRuntime,
+    refresh_token: &str,
+) -> Result<Tokens, WebError> {
+    token_call(
+        client,
+        web,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+/// When the tokens expire: the ID token's `exp`, or the access token's `expires_in` if sooner.
+pub fn tokens_expiry(
+    id_claims: &Map<String, Value>,
+    expires_in: Option<i64>,
+    now: i64,
+) -> Option<i64> {
+    let id_exp = id_claims.get("exp").and_then(Value::as_i64);
+    let access_exp = expires_in.filter(|s| *s > 0).map(|s| now.saturating_add(s));
+    match (id_exp, access_exp) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The userinfo claims, when the provider has the endpoint and an access token was issued.
@@ -596,11 +623,6 @@ pub fn callback_params(
     (code, state, error.map(|e| (e, description)))
 }
 
-/// Constant-time comparison of two strings.
-pub fn same(a: &str, b: &str) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -611,65 +633,50 @@ mod tests {
         crate::test_support::object(v)
     }
 
-    #[test]
-    fn sealed_cookies_open_only_with_the_key_and_purpose() {
-        let key = SealKey::random().unwrap();
-        let sealed = key.seal("sid", b"hello").unwrap();
-        assert_eq!(key.open("sid", &sealed).unwrap(), b"hello");
-        assert!(key.open("sid_login", &sealed).is_none(), "purpose is bound");
-        assert!(SealKey::random().unwrap().open("sid", &sealed).is_none());
-        // Every flipped byte is detected.
-        let mut raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
-        for i in 0..raw.len() {
-            raw[i] ^= 1;
-            assert!(key.open("sid", &URL_SAFE_NO_PAD.encode(&raw)).is_none());
-            raw[i] ^= 1;
+    fn session(iat: i64, attrs: Map<String, Value>) -> SessionData {
+        SessionData {
+            iat,
+            seen: iat,
+            attrs,
+            id: "id".into(),
+            sid: None,
+            id_token: None,
+            refresh_token: None,
+            tokens_exp: None,
         }
-        assert!(key.open("sid", "").is_none());
-        assert!(key.open("sid", "not base64 !").is_none());
-        // A derived key is stable.
-        let a = SealKey::derive("s3cret").unwrap();
-        let sealed = a.seal("sid", b"x").unwrap();
-        assert_eq!(
-            SealKey::derive("s3cret")
-                .unwrap()
-                .open("sid", &sealed)
-                .unwrap(),
-            b"x"
-        );
-        assert!(SealKey::derive("other")
-            .unwrap()
-            .open("sid", &sealed)
-            .is_none());
     }
 
     #[test]
-    fn sessions_round_trip_and_oversized_ones_are_refused() {
+    fn sessions_round_trip_and_old_cookies_without_an_id_do_not_open() {
+        use crate::session::seal::{open_json, seal_json};
         let key = SealKey::random().unwrap();
-        let s = SessionData {
-            iat: 100,
-            seen: 100,
-            attrs: obj(json!({"sub": "u", "email": "e@x"})),
-        };
+        let mut s = session(100, obj(json!({"sub": "u", "email": "e@x"})));
+        s.refresh_token = Some("r".into());
+        s.tokens_exp = Some(400);
         let sealed = seal_json(&key, "sid", &s).unwrap();
         assert_eq!(open_json::<SessionData>(&key, "sid", &sealed).unwrap(), s);
-        let big = SessionData {
-            attrs: obj(json!({"blob": "x".repeat(5000)})),
-            ..s
-        };
-        assert!(matches!(
-            seal_json(&key, "sid", &big),
-            Err(WebError::TooLarge(_))
-        ));
+        let old = seal_json(&key, "sid", &json!({"iat": 1, "seen": 1, "attrs": {}})).unwrap();
+        assert!(open_json::<SessionData>(&key, "sid", &old).is_none());
+        assert!(!s.needs_refresh(400 - REFRESH_EARLY_SECONDS - 1));
+        assert!(s.needs_refresh(400 - REFRESH_EARLY_SECONDS));
+        s.refresh_token = None;
+        assert!(!s.needs_refresh(1000), "nothing to refresh with");
+        assert_eq!(s.ids().sub, Some("u"));
+    }
+
+    #[test]
+    fn tokens_expire_with_the_id_token_or_sooner_the_access_token() {
+        let id = obj(json!({"exp": 1300}));
+        assert_eq!(tokens_expiry(&id, None, 1000), Some(1300));
+        assert_eq!(tokens_expiry(&id, Some(60), 1000), Some(1060));
+        assert_eq!(tokens_expiry(&id, Some(3600), 1000), Some(1300));
+        assert_eq!(tokens_expiry(&Map::new(), Some(60), 1000), Some(1060));
+        assert_eq!(tokens_expiry(&Map::new(), None, 1000), None);
     }
 
     #[test]
     fn idle_and_absolute_timeouts() {
-        let s = SessionData {
-            iat: 1000,
-            seen: 1000,
-            attrs: Map::new(),
-        };
+        let s = session(1000, Map::new());
         assert_eq!(
             freshness(&s, 1030, 5, 60),
             Freshness::Valid { reseal: false }
@@ -724,6 +731,7 @@ mod tests {
             token_endpoint: String::new(),
             userinfo_endpoint: None,
             jwks_uri: String::new(),
+            end_session_endpoint: None,
         };
         let url = authorization_url(&p, "app 1", "openid email", &a);
         assert!(url.starts_with("http://idp/as/authorize?response_type=code&client_id=app+1&redirect_uri=http%3A%2F%2Fgw%2Fpa%2Foidc%2Fcb&scope=openid+email&state="));
@@ -737,7 +745,8 @@ mod tests {
             callback_params(Some("error=access_denied&error_description=no")).2,
             Some(("access_denied".into(), "no".into()))
         );
-        assert!(same("abc", "abc") && !same("abc", "abd"));
+        assert!(crate::session::seal::same("abc", "abc"));
+        assert!(!crate::session::seal::same("abc", "abd"));
     }
 
     #[test]
@@ -772,26 +781,7 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_read_removed_and_set() {
-        let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; sid=xyz"));
-        h.append(header::COOKIE, HeaderValue::from_static("sid_login=l; b=2"));
-        assert_eq!(cookie(&h, "sid"), Some("xyz"));
-        assert_eq!(cookie(&h, "sid_login"), Some("l"));
-        assert_eq!(cookie(&h, "c"), None);
-        remove_cookies(&mut h, &["sid", "sid_login"]);
-        assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
-        assert_eq!(h[header::COOKIE], "a=1; b=2");
-        remove_cookies(&mut h, &["a", "b"]);
-        assert!(h.get(header::COOKIE).is_none());
-        assert_eq!(
-            set_cookie("sid", "v", "/", None, true),
-            "sid=v; Path=/; HttpOnly; SameSite=Lax; Secure"
-        );
-        assert_eq!(
-            set_cookie("sid", "", "/pa/oidc", Some(0), false),
-            "sid=; Path=/pa/oidc; HttpOnly; SameSite=Lax; Max-Age=0"
-        );
+    fn client_secrets_are_form_encoded_in_basic_auth() {
         assert_eq!(
             basic_auth("a b", "s:x"),
             format!("Basic {}", STANDARD.encode("a+b:s%3Ax"))

@@ -15,8 +15,14 @@ use ::gateway::Keyset;
 use crate::exit::{usage, Outcome};
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["config", "file"])))]
+#[command(
+    group(clap::ArgGroup::new("source").required(true).args(["config", "file"])),
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct GatewayArgs {
+    #[command(subcommand)]
+    pub command: Option<GatewayCommand>,
     /// The gateway configuration (TOML; see docs/DESIGN.md, "signet gateway")
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -38,6 +44,13 @@ pub struct GatewayArgs {
     pub listen_h2c: Option<String>,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum GatewayCommand {
+    /// Show what the gateway would do with a request: the route, each rule's decision, the
+    /// backend's exact header fields and the decoded backend JWT (no backend, no network)
+    Explain(crate::gateway_explain::ExplainArgs),
+}
+
 /// How long in-flight requests may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -55,6 +68,9 @@ fn request_clock() -> i64 {
 }
 
 pub fn run(a: &GatewayArgs) -> Outcome {
+    if let Some(GatewayCommand::Explain(e)) = &a.command {
+        return crate::gateway_explain::run(e);
+    }
     let Some(path) = a.config.as_ref().or(a.file.as_ref()) else {
         usage!("--config FILE is required");
     };

@@ -9,6 +9,7 @@ mod decode;
 mod exit;
 mod fetch;
 mod gateway;
+mod gateway_explain;
 mod input;
 mod jwtgen;
 mod keys;

@@ -454,3 +454,49 @@ fn with_a_cookie_secret_replicas_share_sessions_and_enforce_idle_and_absolute_ti
     let r = get_at(&w, &e, "/portal/", &refreshed);
     assert_eq!(r.status, 302, "{}", r.body);
 }
+
+#[test]
+fn logout_through_signet_authz_ends_the_session_on_every_replica() {
+    let w = start_with("cookie_secret = \"a shared secret for the replicas\"", &[]);
+    let (session, _) = w.login("/portal/");
+    let (_b, b) = replica(&w, jose::time::now());
+    assert_eq!(get_at(&w, &b, "/portal/", &session).status, 200);
+    let before = w.seen.lock().unwrap().len();
+
+    // signet authz has no end_session_endpoint: a signed-out page, and every cookie cleared.
+    let r = w.get("/pa/oidc/logout", Some(&session));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Signed out"), "{}", r.body);
+    assert!(
+        r.cookies
+            .iter()
+            .any(|c| c.starts_with("sid=;") && c.contains("Max-Age=0")),
+        "{:?}",
+        r.cookies
+    );
+    assert!(r.cookies.iter().any(|c| c.starts_with("sid_login=;")));
+
+    // The old cookie is refused on the other replica too (it reads the shared revocation file).
+    std::thread::sleep(Duration::from_millis(400));
+    let r = get_at(&w, &b, "/portal/", &session);
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(
+        r.location.contains("/env-1/as/authorize?"),
+        "{}",
+        r.location
+    );
+    assert_eq!(w.get("/portal/", Some(&session)).status, 302);
+    assert_eq!(
+        w.seen.lock().unwrap().len(),
+        before,
+        "nothing reached the backend"
+    );
+
+    // Logout without a session, and with a method it does not take.
+    assert_eq!(w.get("/pa/oidc/logout", None).status, 200);
+    let r = send(w.http.put(format!("{}/pa/oidc/logout", w.base)));
+    assert_eq!(r.status, 405);
+    // A new login works as before.
+    let (fresh, _) = w.login("/portal/");
+    assert_eq!(get_at(&w, &b, "/portal/", &fresh).status, 200);
+}

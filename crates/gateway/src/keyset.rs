@@ -204,6 +204,20 @@ impl Keyset {
         Keyset::from_state(policy, state)
     }
 
+    /// Reads the keyset file as it is, changing nothing (for `signet gateway explain`); None
+    /// when there is no file yet.
+    pub fn load_existing(
+        path: impl Into<PathBuf>,
+        algorithm: Algorithm,
+        interval: Option<Duration>,
+    ) -> Result<Option<Keyset>, KeysetError> {
+        let policy = policy(path.into(), algorithm, interval)?;
+        match read_state(&policy, None)? {
+            Some(state) => Keyset::from_state(policy, state).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn from_state(policy: Policy, state: FileState) -> Result<Keyset, KeysetError> {
         let keys = Keys::new(state.keys)
             .ok_or_else(|| policy.error(KeysetErrorKind::Malformed("it holds no key".into())))?;

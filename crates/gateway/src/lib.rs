@@ -30,6 +30,7 @@ mod coarse;
 
 pub mod check;
 pub mod config;
+pub mod explain;
 pub mod fetch;
 mod http;
 mod identity;

@@ -230,12 +230,7 @@ impl Gateway {
         out: &Outgoing<'_>,
         set_cookie: Vec<String>,
     ) -> Response<Body> {
-        let trailers = fields::lists(&parts.headers, header::TE, "trailers");
-        let mut headers = outgoing_map(&parts.headers, out);
-        headers.remove(header::HOST);
-        if trailers {
-            headers.insert(header::TE, HeaderValue::from_static("trailers"));
-        }
+        let headers = fields::outgoing_h2(&parts.headers, out);
         let scheme = if route.protocol == BackendProtocol::H2 {
             "https"
         } else {
@@ -386,11 +381,8 @@ impl Gateway {
                 }
             }
         }
-        if let Some(web) = &routes.web {
-            let mut names = cookie::session_names(&web.config.cookie_name);
-            names.push(web.login_cookie());
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            cookie::remove_cookies(&mut parts.headers, &names);
+        if let Some(name) = &routes.web_cookie {
+            cookie::remove_gateway_cookies(&mut parts.headers, name);
         }
         let forwarded = conn.forwarded(parts.headers.get(header::HOST));
         let out = Outgoing {

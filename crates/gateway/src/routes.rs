@@ -128,6 +128,8 @@ pub struct Routes {
     pub rules: RuleSet,
     /// `[http] trusted_proxies`.
     pub trusted_proxies: Vec<IpNet>,
+    /// `[web_session] cookie_name`: the gateway's cookies, removed before the backend.
+    pub web_cookie: Option<String>,
 }
 
 impl Routes {
@@ -138,6 +140,25 @@ impl Routes {
         config: &Config,
         upstream_keys: Option<(jose::KeySet, Option<String>)>,
         web: Option<WebRuntime>,
+    ) -> Result<Routes, BuildError> {
+        Routes::compile(config, upstream_keys, web, true)
+    }
+
+    /// A routing table without the sessions' network parts (`signet gateway explain`): `web`
+    /// applications route without a discovered provider, `api` ones without a JWK Set when it is
+    /// a URL.
+    pub fn build_offline(
+        config: &Config,
+        upstream_keys: Option<(jose::KeySet, Option<String>)>,
+    ) -> Result<Routes, BuildError> {
+        Routes::compile(config, upstream_keys, None, false)
+    }
+
+    fn compile(
+        config: &Config,
+        upstream_keys: Option<(jose::KeySet, Option<String>)>,
+        web: Option<WebRuntime>,
+        require_sessions: bool,
     ) -> Result<Routes, BuildError> {
         let mut mappings: BTreeMap<&str, Arc<MappingRuntime>> = BTreeMap::new();
         for m in &config.identity_mappings {
@@ -231,6 +252,7 @@ impl Routes {
                 tls,
             };
             match app.session {
+                _ if !require_sessions => {}
                 Session::Web if web.is_none() => {
                     return Err(BuildError::NoWebSession {
                         app: app.name.clone(),
@@ -284,6 +306,7 @@ impl Routes {
             cache: JwtCache::new(10_000),
             rules,
             trusted_proxies,
+            web_cookie: config.web_session.as_ref().map(|w| w.cookie_name.clone()),
         })
     }
 

@@ -37,6 +37,18 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
+/// The certificates of a PEM file, in order (a client's chain for `explain`).
+pub fn certificate_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    certificates(path)
+}
+
+/// The client CAs of `client_ca`, for telling which chain a handshake verified.
+pub fn client_cas(path: &Path) -> Result<ClientCas, TlsError> {
+    Ok(ClientCas {
+        certs: certificates(path)?,
+    })
+}
+
 /// An HTTPS listener's TLS: the acceptor, and the client CAs when certificates are requested.
 #[derive(Clone)]
 pub struct Https {

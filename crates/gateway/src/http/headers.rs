@@ -285,6 +285,18 @@ pub fn outgoing_map(headers: &HeaderMap, out: &Outgoing<'_>) -> HeaderMap {
     map
 }
 
+/// [`outgoing`] for an HTTP/2 backend: no `Host` (the target's authority is `:authority`),
+/// and `TE: trailers` kept when the client sent it (gRPC needs it).
+pub fn outgoing_h2(headers: &HeaderMap, out: &Outgoing<'_>) -> HeaderMap {
+    let trailers = lists(headers, header::TE, "trailers");
+    let mut map = outgoing_map(headers, out);
+    map.remove(header::HOST);
+    if trailers {
+        map.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    map
+}
+
 /// Why a request is refused before routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {

@@ -23,6 +23,23 @@ pub fn session_names(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The login cookie's name (authorize → callback).
+pub fn login_name(cookie_name: &str) -> String {
+    format!("{cookie_name}_login")
+}
+
+/// Removes the gateway's own cookies (the session, its chunks, the login cookie): the backend
+/// never sees them.
+pub fn remove_gateway_cookies(headers: &mut HeaderMap, cookie_name: &str) {
+    if headers.get(header::COOKIE).is_none() {
+        return;
+    }
+    let mut names = session_names(cookie_name);
+    names.push(login_name(cookie_name));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    remove_cookies(headers, &names);
+}
+
 /// A sealed value as cookies: one `name=value` when it fits, otherwise `name={n}~{part 0}` and
 /// `name_1={part 1}` … `name_{n-1}` (base64url has no `~`, so the two forms never mix up).
 /// None when it needs more than [`MAX_CHUNKS`].

@@ -184,7 +184,7 @@ impl WebRuntime {
 
     /// The login cookie's name.
     pub fn login_cookie(&self) -> String {
-        format!("{}_login", self.config.cookie_name)
+        super::cookie::login_name(&self.config.cookie_name)
     }
 
     /// The scopes asked for: the configured ones, and `offline_access` when configured.

@@ -231,3 +231,9 @@ pub fn spawn_server_env(
         }
     }
 }
+
+/// Base64url without padding (a JWS segment).
+pub fn enc_b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

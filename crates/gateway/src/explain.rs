@@ -31,7 +31,7 @@ pub struct ExplainRequest {
     /// An absolute URL (`http://gateway.example/app/x`): its scheme is how the client reaches
     /// the gateway, its authority the client's `Host`.
     pub url: String,
-    /// An `api` session's bearer token (sent as `Authorization: Bearer`).
+    /// An `api` session's bearer token (sent as `Authorization: Bearer`, the first field).
     pub token: Option<String>,
     /// The session's attributes, instead of a token (for `web` sessions, or to skip the token).
     pub attributes: Option<Map<String, Value>>,
@@ -94,17 +94,17 @@ pub fn explain(
     let mut http = Request::new(());
     *http.method_mut() = req.method.clone();
     *http.uri_mut() = uri.clone();
+    if let Some(token) = &req.token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| input("the token is not a valid header value"))?;
+        http.headers_mut().insert(header::AUTHORIZATION, value);
+    }
     for (name, value) in &req.headers {
         let name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| input(format!("header name {name:?} is not valid")))?;
         let value = HeaderValue::from_str(value.trim())
             .map_err(|_| input(format!("the value of header {name} is not valid")))?;
         http.headers_mut().append(name, value);
-    }
-    if let Some(token) = &req.token {
-        let value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| input("the token is not a valid header value"))?;
-        http.headers_mut().insert(header::AUTHORIZATION, value);
     }
     let mut report = Map::new();
     let refuse = |mut report: Map<String, Value>, status: u16, reason: String| {

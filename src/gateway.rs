@@ -58,13 +58,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// on every request (the environment does not change while the gateway runs, and reading it
 /// takes the process-wide environment lock).
 fn request_clock() -> i64 {
-    static FIXED: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
-    let fixed = FIXED.get_or_init(|| {
-        std::env::var("SIGNET_NOW")
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-    });
-    fixed.unwrap_or_else(jose::time::now)
+    static SETTING: std::sync::OnceLock<crate::clock::Setting> = std::sync::OnceLock::new();
+    let setting =
+        SETTING.get_or_init(|| crate::clock::setting(std::env::var("SIGNET_NOW").ok().as_deref()));
+    crate::clock::at(*setting)
 }
 
 pub fn run(a: &GatewayArgs) -> Outcome {
@@ -88,6 +85,7 @@ pub fn run(a: &GatewayArgs) -> Outcome {
     };
     if a.check {
         println!("{name}: configuration is valid");
+        println!("{name}: {}", ::gateway::runtime::key_source(&config));
         return Ok(());
     }
     let http = a.listen.clone().or_else(|| config.listen.http.clone());
@@ -115,22 +113,9 @@ pub fn run(a: &GatewayArgs) -> Outcome {
         }
         None => None,
     };
-    let algorithm = config
-        .auth_token
-        .algorithm()
-        .ok_or_else(|| anyhow!("[auth_token] signing_algorithm is not supported"))?;
-    let interval = if config.auth_token.key_roll_enabled {
-        config.auth_token.roll_interval()
-    } else {
-        None
-    };
-    let keyset = Keyset::load_or_create(
-        config.resolve(&config.auth_token.keyset_file),
-        algorithm,
-        interval,
-        crate::clock::now(),
-    )
-    .context("[auth_token] keyset_file")?;
+    let keyset = ::gateway::runtime::keyset(&config, crate::clock::now(), true)
+        .context("[auth_token]")?
+        .ok_or_else(|| anyhow!("[auth_token]: no signing keys"))?;
     // This runtime accepts connections and runs the reloads and refreshes; requests are served
     // by `serve`'s worker threads (one single-threaded runtime per CPU).
     let runtime = tokio::runtime::Builder::new_current_thread()

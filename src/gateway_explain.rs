@@ -7,7 +7,6 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 
 use ::gateway::explain::{self, ExplainRequest};
-use ::gateway::Keyset;
 
 use crate::exit::{usage, Failure, Outcome};
 
@@ -94,16 +93,8 @@ pub fn run(a: &ExplainArgs) -> Outcome {
         };
         headers.push((n.trim().to_owned(), v.trim().to_owned()));
     }
-    let algorithm = config
-        .auth_token
-        .algorithm()
-        .ok_or_else(|| anyhow!("[auth_token] signing_algorithm is not supported"))?;
-    let keyset = Keyset::load_existing(
-        config.resolve(&config.auth_token.keyset_file),
-        algorithm,
-        config.auth_token.roll_interval(),
-    )
-    .context("[auth_token] keyset_file")?;
+    let keyset =
+        ::gateway::runtime::keyset(&config, crate::clock::now(), false).context("[auth_token]")?;
     let request = ExplainRequest {
         method,
         url: a.url.clone(),

@@ -65,7 +65,13 @@ fn the_design_example_is_valid() {
     let (dir, config) = example_dir();
     let r = signet(&["gateway", "--config", &config, "--check"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout, format!("{config}: configuration is valid\n"));
+    assert!(
+        r.stdout.starts_with(&format!(
+            "{config}: configuration is valid\n{config}: keys: ES256 stored in keyset_file "
+        )),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.stderr, "");
     assert!(
         !dir.0.join("gateway-keys.json").exists(),
@@ -78,7 +84,13 @@ fn check_takes_the_file_directly_too() {
     let (_dir, config) = example_dir();
     let r = signet(&["gateway", "--check", &config]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout, format!("{config}: configuration is valid\n"));
+    assert!(
+        r.stdout.starts_with(&format!(
+            "{config}: configuration is valid\n{config}: keys: ES256 stored in keyset_file "
+        )),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -254,4 +266,77 @@ fn a_configuration_file_is_required() {
     let r = signet(&["gateway", "--check"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--config <FILE>"), "{}", r.stderr);
+}
+
+#[test]
+fn check_explains_derived_keys_and_refuses_unusable_seeds() {
+    let (dir, _) = example_dir();
+    dir.write(
+        "seed.txt",
+        "a seed of more than thirty-two bytes, for the test\n",
+    );
+    dir.write("short.txt", "short");
+    let with = |auth: &str| {
+        let text = DESIGN_EXAMPLE.replace(
+            "keyset_file = \"gateway-keys.json\"        # created if missing; replicas that share it agree on the active key",
+            auth,
+        );
+        let config = dir.write("seeded.toml", text);
+        let r = signet(&["gateway", "--check", &config]);
+        (r, config)
+    };
+    let (r, config) = with("key_seed = \"@seed.txt\"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!("{config}: configuration is valid\n{config}: keys: ES256 derived from key_seed, rolled every 24 h; replicas share no file (every replica with the same seed computes the same keys)\n")
+    );
+    let (r, _) = with("key_seed = \"@short.txt\"");
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("auth_token: key_seed holds 5 bytes; a seed needs at least 32"),
+        "{}",
+        r.stderr
+    );
+    let (r, _) = with("key_seed = \"a literal secret, which would end up in backups\"");
+    assert!(
+        r.stderr
+            .contains("key_seed must be \"@FILE\" or \"env:NAME\""),
+        "{}",
+        r.stderr
+    );
+    let (r, _) = with("key_seed_previous = \"@seed.txt\"");
+    assert!(
+        r.stderr
+            .contains("key_seed is required when key_seed_previous is set"),
+        "{}",
+        r.stderr
+    );
+    let text = DESIGN_EXAMPLE
+        .replace(
+            "signing_algorithm = \"ES256\"",
+            "signing_algorithm = \"RS256\"",
+        )
+        .replace(
+            "keyset_file = \"gateway-keys.json\"",
+            "key_seed = \"env:SIGNET_TEST_SEED\"\n#",
+        );
+    let config = dir.write("rsa.toml", text);
+    let r = signet_in(
+        None,
+        &["gateway", "--check", &config],
+        None,
+        &[(
+            "SIGNET_TEST_SEED",
+            "an environment seed that is long enough to use",
+        )],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("signing_algorithm RS256 cannot be derived from key_seed"),
+        "{}",
+        r.stderr
+    );
 }

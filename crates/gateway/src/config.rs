@@ -113,6 +113,12 @@ pub struct AuthToken {
     pub key_roll_enabled: bool,
     pub key_roll_interval_hours: u64,
     pub keyset_file: String,
+    /// `"@FILE"` or `"env:NAME"`: a secret (at least 32 bytes) every key of every rolling period
+    /// is derived from ([`crate::key_seed`]); replicas then share no file. Not for RSA.
+    pub key_seed: Option<String>,
+    /// The seed before a rotation: its keys stay published (and verify) while replicas move to
+    /// the new `key_seed`.
+    pub key_seed_previous: Option<String>,
 }
 
 impl Default for AuthToken {
@@ -123,6 +129,8 @@ impl Default for AuthToken {
             key_roll_enabled: true,
             key_roll_interval_hours: 24,
             keyset_file: "gateway-keys.json".into(),
+            key_seed: None,
+            key_seed_previous: None,
         }
     }
 }

@@ -31,6 +31,8 @@ use std::time::Duration;
 
 use aws_lc_rs::digest;
 use jose::{Algorithm, Key, Signer};
+
+use crate::key_seed::{self, Seed};
 use serde_json::{Map, Value};
 
 /// Algorithms auth tokens may be signed with (asymmetric: the JWKS publishes verification keys).
@@ -84,6 +86,8 @@ pub enum KeysetErrorKind {
     UnsupportedAlgorithm(Algorithm),
     #[error("the key roll interval must be at least one second")]
     IntervalTooShort,
+    #[error("{0}")]
+    Seed(crate::key_seed::SeedError),
 }
 
 impl From<LockError> for KeysetErrorKind {
@@ -105,7 +109,11 @@ pub struct SigningKey {
 
 impl SigningKey {
     /// Binds a private key to the keyset: `kid` = its RFC 7638 thumbprint.
-    fn new(key: Key, algorithm: Algorithm, not_before: i64) -> Result<SigningKey, jose::Error> {
+    pub(crate) fn new(
+        key: Key,
+        algorithm: Algorithm,
+        not_before: i64,
+    ) -> Result<SigningKey, jose::Error> {
         let kid = key.thumbprint();
         let signer = Signer::new(key.with_kid(kid.clone()), algorithm)?;
         Ok(SigningKey {
@@ -187,6 +195,17 @@ pub struct Keyset {
     keys: Keys,
     /// The file's bytes as last read or written, to notice another replica's change.
     file: Arc<[u8]>,
+    /// Set when the keys are derived from `key_seed` (no file).
+    derived: Option<Derived>,
+}
+
+/// Keys derived from seeds ([`crate::key_seed`]): `keys` holds the current seed's keys of the
+/// periods `period - 1 ..= period + 2`, `previous` the previous seed's of `period - 1 ..= period + 1`.
+#[derive(Clone)]
+struct Derived {
+    seeds: Arc<(Seed, Option<Seed>)>,
+    period: i64,
+    previous: Vec<Arc<SigningKey>>,
 }
 
 impl Keyset {
@@ -225,7 +244,51 @@ impl Keyset {
             policy,
             keys,
             file: state.bytes,
+            derived: None,
         })
+    }
+
+    /// Keys derived from `seed` (and `previous`, during a seed rotation) for the periods around
+    /// `now`: no file. RSA algorithms are refused.
+    pub fn derived(
+        seed: Seed,
+        previous: Option<Seed>,
+        algorithm: Algorithm,
+        interval: Option<Duration>,
+        now: i64,
+    ) -> Result<Keyset, KeysetError> {
+        let policy = policy(
+            PathBuf::from("(derived from key_seed)"),
+            algorithm,
+            interval,
+        )?;
+        derive_keys(policy, Arc::new((seed, previous)), now)
+    }
+
+    /// Whether the keys are derived from `key_seed`.
+    pub fn is_derived(&self) -> bool {
+        self.derived.is_some()
+    }
+
+    /// The published keys at `now` (the JWKS): previous, active and upcoming.
+    fn published(&self, now: i64) -> Vec<&Arc<SigningKey>> {
+        let Some(d) = &self.derived else {
+            return self.keys.published(now).collect();
+        };
+        let interval = self.policy.interval.map(seconds);
+        let q = key_seed::period(now, interval);
+        let period_of = |k: &SigningKey| match interval {
+            Some(i) => k.not_before.div_euclid(i),
+            None => 0,
+        };
+        let near = |k: &&Arc<SigningKey>, last: i64| {
+            interval.is_none() || (q - 1..=q + last).contains(&period_of(k))
+        };
+        self.keys
+            .iter()
+            .filter(|k| near(k, 1))
+            .chain(d.previous.iter().filter(|k| near(k, 0)))
+            .collect()
     }
 
     /// Re-reads the file (parsing it only if it changed), adds a key when a roll is due, prunes
@@ -236,6 +299,14 @@ impl Keyset {
     }
 
     fn refresh_with(&mut self, now: i64, timing: LockTiming) -> Result<bool, KeysetError> {
+        if let Some(d) = &self.derived {
+            let interval = self.policy.interval.map(seconds);
+            if key_seed::period(now, interval) == d.period {
+                return Ok(false);
+            }
+            *self = derive_keys(self.policy.clone(), d.seeds.clone(), now)?;
+            return Ok(true);
+        }
         let known = FileState {
             bytes: self.file.clone(),
             keys: self.keys.iter().cloned().collect(),
@@ -260,7 +331,7 @@ impl Keyset {
 
     /// The keys a backend must accept at `now`: the previous, the active and the upcoming ones.
     pub fn verification_keys(&self, now: i64) -> impl Iterator<Item = &Key> + '_ {
-        self.keys.published(now).map(|k| k.key())
+        self.published(now).into_iter().map(|k| k.key())
     }
 
     /// Every key in the file, oldest first.
@@ -280,8 +351,8 @@ impl Keyset {
     /// no later than the next change of the set (an upcoming key's publication or activation).
     pub fn jwks(&self, now: i64) -> Jwks {
         let keys: Vec<Value> = self
-            .keys
             .published(now)
+            .into_iter()
             .map(|k| Value::Object(k.key().public_jwk()))
             .collect();
         let mut document = Map::new();
@@ -307,6 +378,11 @@ impl Keyset {
     /// When the published set next changes: an upcoming key becomes active (and the previous
     /// key is dropped), or, with none upcoming, the next key is due to be published.
     fn next_change(&self, now: i64) -> Option<i64> {
+        if self.derived.is_some() {
+            let interval = seconds(self.policy.interval?);
+            let q = key_seed::period(now, Some(interval));
+            return Some(q.saturating_add(1).saturating_mul(interval));
+        }
         if let Some(upcoming) = self.keys.iter().find(|k| k.not_before > now) {
             return Some(upcoming.not_before);
         }
@@ -328,6 +404,51 @@ impl std::fmt::Debug for Keyset {
             .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
+}
+
+/// The derived keys around `now` ([`Derived`]).
+fn derive_keys(
+    policy: Policy,
+    seeds: Arc<(Seed, Option<Seed>)>,
+    now: i64,
+) -> Result<Keyset, KeysetError> {
+    let algorithm = policy.algorithm;
+    let interval = policy.interval.map(seconds);
+    let period = key_seed::period(now, interval);
+    let make = |seed: &Seed, q: i64| -> Result<Arc<SigningKey>, KeysetError> {
+        let key = key_seed::derive(seed, algorithm, q)
+            .map_err(|e| policy.error(KeysetErrorKind::Seed(e)))?;
+        let not_before = interval.map_or(0, |i| q.saturating_mul(i));
+        SigningKey::new(key, algorithm, not_before)
+            .map(Arc::new)
+            .map_err(|e| policy.error(KeysetErrorKind::Key(e)))
+    };
+    let (current, previous) = if interval.is_some() {
+        (period - 1..=period + 2, period - 1..=period + 1)
+    } else {
+        (0..=0, 0..=0)
+    };
+    let keys = current
+        .map(|q| make(&seeds.0, q))
+        .collect::<Result<Vec<_>, _>>()?;
+    let previous = match &seeds.1 {
+        Some(old) => previous
+            .map(|q| make(old, q))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let keys =
+        Keys::new(keys).ok_or_else(|| policy.error(KeysetErrorKind::Malformed("no key".into())))?;
+    Ok(Keyset {
+        policy,
+        keys,
+        file: Arc::from(Vec::new()),
+        derived: Some(Derived {
+            seeds,
+            period,
+            previous,
+        }),
+    })
 }
 
 fn policy(

@@ -37,6 +37,7 @@ mod identity;
 mod identity_mapping;
 mod jwks_source;
 mod jwt_cache;
+pub mod key_seed;
 pub mod keyset;
 mod metrics;
 pub mod proxy;

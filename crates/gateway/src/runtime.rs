@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::config::{self, Config, Session, WebSession};
 use crate::fetch::{self, FetchError, HttpClient};
+use crate::key_seed::Seed;
+use crate::keyset::{Keyset, KeysetError};
 use crate::proxy::Gateway;
 use crate::routes::{BuildError, Routes};
 use crate::server::{self, Listener};
@@ -55,6 +57,66 @@ pub fn load_checked(path: &Path) -> Result<Config, Vec<Box<dyn Display + Send>>>
             }
         }
         Err(e) => Err(vec![Box::new(e)]),
+    }
+}
+
+/// The signing keys of a checked configuration at `now`: derived from `key_seed`, or the keyset
+/// file's (created or rolled as needed when `create`; only read otherwise, and None when it does
+/// not exist).
+pub fn keyset(config: &Config, now: i64, create: bool) -> Result<Option<Keyset>, KeysetError> {
+    let auth = &config.auth_token;
+    let seed_error = |e| KeysetError {
+        path: PathBuf::from("(key_seed)"),
+        kind: crate::keyset::KeysetErrorKind::Seed(e),
+    };
+    let algorithm = auth.algorithm().ok_or_else(|| KeysetError {
+        path: config.resolve(&auth.keyset_file),
+        kind: crate::keyset::KeysetErrorKind::Malformed(format!(
+            "signing_algorithm {:?} is not supported",
+            auth.signing_algorithm
+        )),
+    })?;
+    let interval = auth.roll_interval();
+    if let Some(spec) = &auth.key_seed {
+        let seed = Seed::load(spec, &config.base_dir, "key_seed").map_err(seed_error)?;
+        let previous = auth
+            .key_seed_previous
+            .as_deref()
+            .map(|s| Seed::load(s, &config.base_dir, "key_seed_previous"))
+            .transpose()
+            .map_err(seed_error)?;
+        return Keyset::derived(seed, previous, algorithm, interval, now).map(Some);
+    }
+    let path = config.resolve(&auth.keyset_file);
+    if create {
+        Keyset::load_or_create(path, algorithm, interval, now).map(Some)
+    } else {
+        Keyset::load_existing(path, algorithm, interval)
+    }
+}
+
+/// What `--check` says about where the signing keys come from.
+pub fn key_source(config: &Config) -> String {
+    let auth = &config.auth_token;
+    let rolling = match auth.roll_interval() {
+        Some(_) => format!("rolled every {} h", auth.key_roll_interval_hours),
+        None => "not rolled".to_owned(),
+    };
+    match &auth.key_seed {
+        Some(_) => format!(
+            "keys: {} derived from key_seed, {rolling}{}; replicas share no file (every replica with the same seed computes the same keys)",
+            auth.signing_algorithm,
+            if auth.key_seed_previous.is_some() {
+                ", with key_seed_previous's keys still published"
+            } else {
+                ""
+            }
+        ),
+        None => format!(
+            "keys: {} stored in keyset_file {}, {rolling}; replicas must share this file (one host, or a shared filesystem with O_EXCL locking); key_seed needs none",
+            auth.signing_algorithm,
+            config.resolve(&auth.keyset_file).display()
+        ),
     }
 }
 

@@ -166,6 +166,8 @@ pub enum ProblemKind {
     Rule(crate::rules::RuleError),
     #[error("revocation_file \"{path}\": directory {directory} does not exist")]
     RevocationDirectoryMissing { path: String, directory: String },
+    #[error("{0}")]
+    Seed(crate::key_seed::SeedError),
     #[error("trusted_proxies: {0}")]
     TrustedProxies(String),
     #[error("rules: {0}")]
@@ -385,6 +387,38 @@ fn check_auth_token(config: &Config, problems: &mut Problems) {
                 field: "key_roll_interval_hours",
             },
         );
+    }
+    if auth.key_seed_previous.is_some() && auth.key_seed.is_none() {
+        problems.add(
+            &section,
+            ProblemKind::RequiredWhen {
+                field: "key_seed",
+                when: "key_seed_previous is set",
+            },
+        );
+    }
+    if let Some(spec) = &auth.key_seed {
+        let seeds = [
+            ("key_seed", Some(spec)),
+            ("key_seed_previous", auth.key_seed_previous.as_ref()),
+        ];
+        for (field, spec) in seeds {
+            if let Some(Err(e)) =
+                spec.map(|s| crate::key_seed::Seed::load(s, &config.base_dir, field))
+            {
+                problems.add(&section, ProblemKind::Seed(e));
+            }
+        }
+        if let Some(alg) =
+            algorithm.filter(|a| a.name().starts_with("RS") || a.name().starts_with("PS"))
+        {
+            problems.add(
+                &section,
+                ProblemKind::Seed(crate::key_seed::SeedError::Rsa(alg)),
+            );
+        }
+        // No keyset file is used.
+        return;
     }
     if auth.keyset_file.trim().is_empty() {
         problems.add(

@@ -8,6 +8,8 @@
 #   grpcio, pyjwt      the gateway's gRPC test: a Python gRPC client and backend (PyPI)
 #   chromium           the browser tests (tests/ui.rs) drive Debian's chromium headless
 #   node, npm          ... through playwright-core, installed into tests/browser/node_modules
+#   haproxy, ip        the gateway's multi-host test: replicas in network namespaces (iproute2)
+#                      behind haproxy (it is skipped, with a message, where ip netns cannot run)
 # Debian packages need root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,8 @@ command -v curl >/dev/null || need+=(curl)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -549,3 +549,114 @@ fn explain_matches_what_the_backend_received_field_for_field() {
         run.stdout
     );
 }
+
+#[test]
+fn explain_puts_a_verified_client_certificate_chain_in_the_backend_jwt() {
+    let dir = TempDir::new();
+    common::pki::make_pki(&dir.0);
+    let idp = test_idp(&dir);
+    let chain = [
+        std::fs::read_to_string(dir.0.join("client.pem")).unwrap(),
+        std::fs::read_to_string(dir.0.join("int.pem")).unwrap(),
+    ]
+    .concat();
+    dir.write("chain.pem", &chain);
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            r#"
+[listen]
+https = "127.0.0.1:0"
+tls_cert = "server.pem"
+tls_key = "server.key"
+client_ca = "ca.pem"
+[auth_token]
+issuer = "signet-gateway"
+keyset_file = "gateway-keys.json"
+key_roll_enabled = false
+[api_session]
+issuer = "{IDP_ISSUER}"
+jwks = "idp-jwks.json"
+audience = "gateway"
+[[identity_mapping]]
+name = "with-cert"
+header_name = "X-Identity-JWT"
+audience = "orders-api"
+attribute_mappings = [{{ user_attribute_name = "uid", jwt_claim_name = "uid", subject = true }}]
+client_certificate_jwt_claim_name = "x5c"
+max_depth = 3
+[[application]]
+name = "orders"
+context_root = "/orders"
+backend = "http://127.0.0.1:9"
+session = "api"
+identity_mapping = "with-cert"
+"#
+        ),
+    );
+    let t = token(&idp, "alice", &[]);
+    let run = |args: &[&str]| {
+        let mut all = vec!["gateway", "explain", "--config", &config, "--json"];
+        all.extend_from_slice(args);
+        common::signet_in(Some(&dir.0), &all, None, &[])
+    };
+    // No keyset file yet: explain does not create one.
+    let r = run(&["--token", &t, "GET", "https://gw.test/orders/1"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("does not exist yet"), "{}", r.stderr);
+    assert!(!dir.0.join("gateway-keys.json").exists());
+    // A keyset file in the gateway's format, with a key of the test's own.
+    let key = jose::Key::generate(jose::Algorithm::ES256).unwrap();
+    let mut jwk = key.private_jwk().unwrap();
+    jwk.insert("kid".into(), json!(key.thumbprint()));
+    jwk.insert("alg".into(), json!("ES256"));
+    jwk.insert("use".into(), json!("sig"));
+    jwk.insert("not_before".into(), json!(0));
+    dir.write("gateway-keys.json", json!({"keys": [jwk]}).to_string());
+
+    let r = run(&[
+        "--token",
+        &t,
+        "--client-cert",
+        "chain.pem",
+        "GET",
+        "https://gw.test/orders/1",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let x5c = &report["backend_jwt"]["claims"]["x5c"];
+    // The verified path: leaf, intermediate, and the configured CA it ends at.
+    assert_eq!(
+        x5c,
+        &json!([
+            common::pki::pem_base64(&dir.0.join("client.pem")),
+            common::pki::pem_base64(&dir.0.join("int.pem")),
+            common::pki::pem_base64(&dir.0.join("ca.pem")),
+        ])
+    );
+    assert_eq!(report["backend_jwt"]["header"]["kid"], key.thumbprint());
+    let proto = report["backend_request"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "x-forwarded-proto")
+        .cloned();
+    assert_eq!(proto, Some(json!(["x-forwarded-proto", "https"])));
+    // A certificate the client CA did not issue: the handshake would fail.
+    common::pki::make_forged_root(&dir.0);
+    let r = run(&[
+        "--token",
+        &t,
+        "--client-cert",
+        "forged-root.pem",
+        "GET",
+        "https://gw.test/orders/1",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("does not verify against [listen] client_ca"),
+        "{}",
+        r.stderr
+    );
+}

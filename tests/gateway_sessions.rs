@@ -82,6 +82,18 @@ context_root = "/portal"
 backend = "{backend_url}"
 session = "web"
 identity_mapping = "web"
+[[rule]]
+name = "admins"
+attribute = "groups"
+contains = "admins"
+rejection_redirect = "/portal/denied.html"
+[[application]]
+name = "console"
+context_root = "/console"
+backend = "{backend_url}"
+session = "web"
+identity_mapping = "web"
+rules = ["admins"]
 "#,
             issuer = idp.issuer
         ),
@@ -434,4 +446,29 @@ fn a_session_too_large_for_one_cookie_is_split_and_never_reaches_the_backend() {
     let r = s.get(0, "/pa/oidc/logout", &mut jar);
     assert_eq!(r.status(), 302);
     assert_eq!(jar.0.keys().collect::<Vec<_>>(), ["theme"]);
+}
+
+#[test]
+fn a_web_application_denied_by_a_rule_redirects_to_its_rejection_page() {
+    let s = setup(json!({"sub": "u5", "groups": ["staff"]}), "");
+    let mut jar = s.login(0);
+    let count = s.seen.lock().unwrap().len();
+    let r = s.get(1, "/console/settings", &mut jar);
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "/portal/denied.html");
+    assert_eq!(
+        s.seen.lock().unwrap().len(),
+        count,
+        "the backend saw nothing"
+    );
+    // Once the provider puts the user in the group, a new login is let through.
+    s.idp
+        .state
+        .lock()
+        .unwrap()
+        .claims
+        .insert("groups".into(), json!(["staff", "admins"]));
+    let mut jar = s.login(1);
+    assert_eq!(s.get(0, "/console/settings", &mut jar).status(), 200);
+    assert_eq!(s.last_claims()["groups"], json!(["staff", "admins"]));
 }

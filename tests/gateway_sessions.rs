@@ -472,3 +472,31 @@ fn a_web_application_denied_by_a_rule_redirects_to_its_rejection_page() {
     assert_eq!(s.get(0, "/console/settings", &mut jar).status(), 200);
     assert_eq!(s.last_claims()["groups"], json!(["staff", "admins"]));
 }
+
+#[test]
+fn a_refreshed_id_token_for_another_subject_ends_the_session() {
+    let s = setup(json!({"sub": "u6"}), "offline_access = true");
+    s.idp.state.lock().unwrap().id_ttl = 32;
+    let mut jar = s.login(0);
+    assert_eq!(s.status(0, &mut jar), 200);
+    s.idp.state.lock().unwrap().claims.insert("sub".into(), json!("somebody-else"));
+    std::thread::sleep(Duration::from_millis(2500));
+    let count = s.seen.lock().unwrap().len();
+    let r = s.get(0, "/portal/", &mut jar);
+    assert_eq!(r.status(), 302, "a new login, not somebody else's attributes");
+    assert_eq!(s.idp.state.lock().unwrap().refreshes, 1);
+    assert_eq!(s.seen.lock().unwrap().len(), count);
+}
+
+#[test]
+fn a_logout_that_cannot_be_recorded_still_clears_the_cookies_and_says_so() {
+    let s = setup(json!({"sub": "u7"}), "revocation_file = \"revoked\"");
+    let mut jar = s.login(0);
+    // A directory where the file should be: the list cannot be written.
+    std::fs::create_dir(s._dir.0.join("revoked")).unwrap();
+    let r = s.get(0, "/pa/oidc/logout", &mut jar);
+    assert_eq!(r.status(), 500);
+    let body = r.text().unwrap();
+    assert!(body.contains("logout_failed") && body.contains("the cookies were cleared"), "{body}");
+    assert!(jar.0.is_empty(), "{:?}", jar.0);
+}

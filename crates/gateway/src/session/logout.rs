@@ -238,6 +238,14 @@ pub async fn logout(
     let secure = proto == "https";
     let name = &web.config.cookie_name;
     let session = super::login::open_session(cx, web, req.headers()).map(|(s, _)| s);
+    let mut cookies = cookie::clear_session(req.headers(), name, secure);
+    cookies.push(cookie::set_cookie(
+        &web.login_cookie(),
+        "",
+        "/pa/oidc",
+        Some(0),
+        secure,
+    ));
     let mut id_token = None;
     if let Some(s) = &session {
         let exp = web.session_end(s.iat);
@@ -252,23 +260,22 @@ pub async fn logout(
             });
         }
         if let Err(e) = revoke(routes, entries, now).await {
-            // The cookies are still cleared; other replicas may accept the old cookie.
-            return Failure::Internal {
+            // This browser's cookies are cleared all the same; other replicas may still accept
+            // a copy of the old cookie, which the answer says.
+            let mut r = Failure::Internal {
                 code: "logout_failed",
-                message: format!("the logout could not be recorded for other replicas: {e}"),
+                message: format!(
+                    "the cookies were cleared, but the logout could not be recorded for other replicas: {e}"
+                ),
             }
             .response();
+            for c in cookies.iter().filter_map(|c| HeaderValue::from_str(c).ok()) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            return r;
         }
         id_token = s.id_token.clone();
     }
-    let mut cookies = cookie::clear_session(req.headers(), name, secure);
-    cookies.push(cookie::set_cookie(
-        &web.login_cookie(),
-        "",
-        "/pa/oidc",
-        Some(0),
-        secure,
-    ));
     match &web.provider.end_session_endpoint {
         Some(endpoint) => redirect(
             &end_session_url(

@@ -12,33 +12,11 @@ mod common;
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::gateway::{common_config, read_head, test_idp, IDP_ISSUER};
+use common::gateway::{common_config, read_head, recording_backend, test_idp, Seen, IDP_ISSUER};
 use common::{spawn_server_env, Child, TempDir, NOW};
 use serde_json::{json, Value};
-
-type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
-
-fn backend() -> (String, Seen) {
-    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let url = common::serve_connections(move |stream| {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut out = stream;
-        while let Some(head) = read_head(&mut reader) {
-            record.lock().unwrap().push(head);
-            if out
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    (url, seen)
-}
 
 struct Setup {
     dir: TempDir,
@@ -52,7 +30,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = TempDir::new();
     let idp = test_idp(&dir);
-    let (backend_url, seen) = backend();
+    let (backend_url, seen) = recording_backend();
     let config = dir.write(
         "gateway.toml",
         format!(

@@ -12,35 +12,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Write};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::gateway::{field, recording_backend, Seen};
 use common::oidc::{self, CLIENT_ID, CLIENT_SECRET};
 use common::{spawn_server, Child, TempDir};
 use serde_json::{json, Value};
-
-type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
-
-/// A backend that records every request's headers and answers 200.
-fn backend() -> (String, Seen) {
-    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let url = common::serve_connections(move |stream| {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut out = stream;
-        while let Some((target, headers)) = common::gateway::read_head(&mut reader) {
-            let mut all = vec![("target".to_owned(), target)];
-            all.extend(headers);
-            record.lock().unwrap().push(all);
-            let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-            if out.write_all(reply.as_bytes()).is_err() {
-                return;
-            }
-        }
-    });
-    (url, seen)
-}
 
 struct Setup {
     _dir: TempDir,
@@ -53,7 +30,7 @@ struct Setup {
 fn setup(claims: Value, extra: &str) -> Setup {
     let dir = TempDir::new();
     let idp = oidc::start(claims);
-    let (backend_url, seen) = backend();
+    let (backend_url, seen) = recording_backend();
     let config = dir.write(
         "gateway.toml",
         format!(
@@ -182,12 +159,8 @@ impl Setup {
 
     /// The claims of the last backend JWT.
     fn last_claims(&self) -> serde_json::Map<String, Value> {
-        let seen = self.seen.lock().unwrap().last().cloned().unwrap();
-        let jwt = seen
-            .iter()
-            .find(|(k, _)| k == "x-identity-jwt")
-            .map(|(_, v)| v.clone())
-            .unwrap();
+        let (_, seen) = self.seen.lock().unwrap().last().cloned().unwrap();
+        let jwt = field(&seen, "x-identity-jwt").unwrap().to_owned();
         let jwks = self
             .http
             .get(format!("{}/pa/authtoken/JWKS", self.base(0)))
@@ -428,13 +401,9 @@ fn a_session_too_large_for_one_cookie_is_split_and_never_reaches_the_backend() {
     jar.0.insert("theme".into(), "dark".into());
     assert_eq!(s.status(1, &mut jar), 200);
     assert_eq!(s.last_claims()["blob"].as_str().unwrap().len(), 9000);
-    let seen = s.seen.lock().unwrap().last().cloned().unwrap();
-    let cookie = seen
-        .iter()
-        .find(|(k, _)| k == "cookie")
-        .map(|(_, v)| v.clone());
+    let (_, seen) = s.seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(
-        cookie.as_deref(),
+        field(&seen, "cookie"),
         Some("theme=dark"),
         "the gateway's cookies stay at the gateway"
     );
@@ -479,11 +448,20 @@ fn a_refreshed_id_token_for_another_subject_ends_the_session() {
     s.idp.state.lock().unwrap().id_ttl = 32;
     let mut jar = s.login(0);
     assert_eq!(s.status(0, &mut jar), 200);
-    s.idp.state.lock().unwrap().claims.insert("sub".into(), json!("somebody-else"));
+    s.idp
+        .state
+        .lock()
+        .unwrap()
+        .claims
+        .insert("sub".into(), json!("somebody-else"));
     std::thread::sleep(Duration::from_millis(2500));
     let count = s.seen.lock().unwrap().len();
     let r = s.get(0, "/portal/", &mut jar);
-    assert_eq!(r.status(), 302, "a new login, not somebody else's attributes");
+    assert_eq!(
+        r.status(),
+        302,
+        "a new login, not somebody else's attributes"
+    );
     assert_eq!(s.idp.state.lock().unwrap().refreshes, 1);
     assert_eq!(s.seen.lock().unwrap().len(), count);
 }
@@ -497,6 +475,9 @@ fn a_logout_that_cannot_be_recorded_still_clears_the_cookies_and_says_so() {
     let r = s.get(0, "/pa/oidc/logout", &mut jar);
     assert_eq!(r.status(), 500);
     let body = r.text().unwrap();
-    assert!(body.contains("logout_failed") && body.contains("the cookies were cleared"), "{body}");
+    assert!(
+        body.contains("logout_failed") && body.contains("the cookies were cleared"),
+        "{body}"
+    );
     assert!(jar.0.is_empty(), "{:?}", jar.0);
 }

@@ -84,3 +84,35 @@ pub fn read_head(reader: &mut impl BufRead) -> Option<(String, Vec<(String, Stri
     }
     Some((line.trim_end().to_owned(), fields))
 }
+
+/// What a recording backend saw: each request's line and header fields (names in lower case).
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+/// A backend that records every request ([`Seen`]) and answers `200 ok`; returns `http://ADDR`.
+pub fn recording_backend() -> (String, Seen) {
+    use std::io::Write;
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    let url = super::serve_connections(move |stream| {
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut out = stream;
+        while let Some(head) = read_head(&mut reader) {
+            record.lock().unwrap().push(head);
+            if out
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (url, seen)
+}
+
+/// The value of header field `name` (lower case) in a recorded request.
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}

@@ -232,6 +232,25 @@ pub fn spawn_server_env(
     }
 }
 
+/// Decodes an `application/x-www-form-urlencoded` value (`+` is a space, `%XX` a byte).
+pub fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
 /// Base64url without padding (a JWS segment).
 pub fn enc_b64url(bytes: &[u8]) -> String {
     use base64::Engine;

@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
@@ -118,26 +118,8 @@ fn form(text: &str) -> HashMap<String, String> {
 fn url_pairs(text: &str) -> Vec<(String, String)> {
     text.split('&')
         .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
+        .map(|(k, v)| (super::form_decode(k), super::form_decode(v)))
         .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
 }
 
 fn serve(
@@ -149,32 +131,15 @@ fn serve(
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
+    while let Some((line, fields)) = super::gateway::read_head(&mut reader) {
         let mut parts = line.split(' ');
         let method = parts.next().unwrap_or("").to_owned();
         let target = parts.next().unwrap_or("/").to_owned();
-        let mut length = 0usize;
-        let mut authorization = String::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (n, v) = h.split_once(':').unwrap();
-            match n.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse().unwrap(),
-                "authorization" => authorization = v.trim().to_owned(),
-                _ => {}
-            }
-        }
+        let length: usize =
+            super::gateway::field(&fields, "content-length").map_or(0, |v| v.parse().unwrap());
+        let authorization = super::gateway::field(&fields, "authorization")
+            .unwrap_or_default()
+            .to_owned();
         let mut body = vec![0u8; length];
         reader.read_exact(&mut body).unwrap();
         let body = String::from_utf8(body).unwrap();

@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 use super::cookie;
 use super::seal::{open_json, seal_json};
 use crate::http::respond::{redirect, Body, Failure};
-use crate::jwks_source::Refetch;
 use crate::routes::Routes;
 use crate::session::web::{
     self, Freshness, IdTokenCheck, LoginData, ProviderClient, SealKey, SessionData, WebError,
@@ -170,7 +169,16 @@ async fn refresh_session(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let id_claims = match &tokens.id_token {
-        Some(id_token) => Some(verified(cx, web, id_token, IdTokenCheck::Refresh { sub }).await?),
+        Some(id_token) => Some(
+            web::verify_id_token(
+                web,
+                cx.provider_client,
+                id_token,
+                IdTokenCheck::Refresh { sub },
+                now,
+            )
+            .await?,
+        ),
         None => None,
     };
     let info = web::userinfo(cx.provider_client, web, tokens.access_token.as_deref()).await?;
@@ -220,28 +228,6 @@ fn is_id_token_claim(name: &str) -> bool {
         "amr",
     ]
     .contains(&name)
-}
-
-/// The ID token's claims, fetching the provider's keys again (once) on an unknown `kid`.
-async fn verified(
-    cx: &WebContext<'_>,
-    web: &WebRuntime,
-    id_token: &str,
-    check: IdTokenCheck<'_>,
-) -> Result<Map<String, Value>, WebError> {
-    let seen = web.keys.generation();
-    match web::verify_id_token(web, id_token, check, cx.now) {
-        Err(WebError::UnknownKid(_))
-            if web
-                .keys
-                .refetch_for_unknown_kid(cx.provider_client, seen)
-                .await
-                == Refetch::Changed =>
-        {
-            web::verify_id_token(web, id_token, check, cx.now)
-        }
-        other => other,
-    }
 }
 
 /// 302 to the provider's authorization endpoint, with the login in a sealed cookie.
@@ -360,13 +346,14 @@ async fn finish_login(
     let code = code.ok_or(WebError::NoCode)?;
     let tokens = web::redeem(cx.provider_client, web, &code, &login).await?;
     let id_token = tokens.id_token.clone().unwrap_or_default();
-    let id_claims = verified(
-        cx,
+    let id_claims = web::verify_id_token(
         web,
+        cx.provider_client,
         &id_token,
         IdTokenCheck::Login {
             nonce: &login.nonce,
         },
+        now,
     )
     .await?;
     let info = web::userinfo(cx.provider_client, web, tokens.access_token.as_deref()).await?;

@@ -14,9 +14,8 @@ use serde_json::{json, Map, Value};
 use super::cookie;
 use super::login::WebContext;
 use super::revocation::{Entry, RevocationError};
-use super::web::WebRuntime;
+use super::web::{ProviderClient, WebRuntime};
 use crate::http::respond::{full, json_response, redirect, with_type, Body, Failure};
-use crate::jwks_source::Refetch;
 use crate::routes::Routes;
 
 pub const LOGOUT_PATH: &str = "/pa/oidc/logout";
@@ -70,26 +69,25 @@ pub struct LogoutClaims {
 /// `iss`, `aud` (the client id), `iat`, `exp` when present, `jti`, the `events` member, no
 /// `nonce`, a `sid` or a `sub`; `typ`, when present, `logout+jwt` (or `JWT`). Replays are
 /// checked by [`remember_jti`].
-pub fn verify_logout_token(
+pub async fn verify_logout_token(
     web: &WebRuntime,
+    client: &ProviderClient,
     token: &str,
     now: i64,
 ) -> Result<LogoutClaims, LogoutTokenError> {
-    let validation = jose::Validation {
-        now: Some(now),
-        issuers: vec![web.provider.issuer.clone()],
-        audiences: vec![web.config.client_id.clone()],
-        ..jose::Validation::default()
-    };
     let jwt = web
-        .keys
-        .verifier()
-        .verify_jwt(token, &validation)
+        .verify_provider_jwt(client, token, &[], now)
+        .await
         .map_err(|e| match e {
             jose::Error::UnknownKid(kid) => LogoutTokenError::UnknownKid(kid),
             e => LogoutTokenError::Invalid(e.to_string()),
         })?;
-    logout_claims(&jwt.header, &jwt.claims, now, validation.leeway)
+    logout_claims(
+        &jwt.header,
+        &jwt.claims,
+        now,
+        jose::Validation::default().leeway,
+    )
 }
 
 /// The checks of [`verify_logout_token`] after the signature and `iss`/`aud`/`exp`.
@@ -377,19 +375,7 @@ pub async fn backchannel(
         return bad("the body has no logout_token");
     };
     let now = cx.now;
-    let seen = web.keys.generation();
-    let claims = match verify_logout_token(web, &token, now) {
-        Err(LogoutTokenError::UnknownKid(_))
-            if web
-                .keys
-                .refetch_for_unknown_kid(cx.provider_client, seen)
-                .await
-                == Refetch::Changed =>
-        {
-            verify_logout_token(web, &token, now)
-        }
-        other => other,
-    };
+    let claims = verify_logout_token(web, cx.provider_client, &token, now).await;
     let claims = match claims.and_then(|c| remember_jti(web, &c, now).map(|()| c)) {
         Ok(c) => c,
         Err(e) => return bad(&e.to_string()),

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::revocation::{Revocations, SessionIds};
 pub use super::seal::{random_token, SealKey};
 use crate::config::WebSession;
-use crate::jwks_source::KeySource;
+use crate::jwks_source::{KeySource, Refetch};
 
 /// The gateway's own redirect URI path (on every origin it serves).
 pub const CALLBACK_PATH: &str = "/pa/oidc/cb";
@@ -381,26 +381,49 @@ pub fn merge_attributes(
     Ok(out)
 }
 
-/// Verifies the ID token (signature with the provider's keys, `iss`, `aud` = client_id, `exp`,
-/// and at login `nonce`) and returns its claims. A refreshed ID token (no nonce to compare,
-/// OIDC Core §12.2) must name the session's subject.
-pub fn verify_id_token(
+impl WebRuntime {
+    /// Verifies a JWT the provider signed for this client: the signature with its keys, `iss`
+    /// the provider, `aud` holding `client_id`, `exp`/`nbf`, and the `required` claims. A `kid`
+    /// the keys lack fetches `jwks_uri` again (once, single flight) before giving up.
+    pub async fn verify_provider_jwt(
+        &self,
+        client: &ProviderClient,
+        token: &str,
+        required: &[&str],
+        now: i64,
+    ) -> Result<jose::Jwt, jose::Error> {
+        let validation = jose::Validation {
+            now: Some(now),
+            issuers: vec![self.provider.issuer.clone()],
+            audiences: vec![self.config.client_id.clone()],
+            required: required.iter().map(|r| (*r).to_owned()).collect(),
+            ..jose::Validation::default()
+        };
+        let seen = self.keys.generation();
+        match self.keys.verifier().verify_jwt(token, &validation) {
+            Err(jose::Error::UnknownKid(_))
+                if self.keys.refetch_for_unknown_kid(client, seen).await == Refetch::Changed =>
+            {
+                self.keys.verifier().verify_jwt(token, &validation)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Verifies the ID token ([`WebRuntime::verify_provider_jwt`], `sub` required, and at login
+/// `nonce`) and returns its claims. A refreshed ID token (no nonce to compare, OIDC Core §12.2)
+/// must name the session's subject.
+pub async fn verify_id_token(
     web: &WebRuntime,
+    client: &ProviderClient,
     token: &str,
     check: IdTokenCheck<'_>,
     now: i64,
 ) -> Result<Map<String, Value>, WebError> {
-    let validation = jose::Validation {
-        now: Some(now),
-        issuers: vec![web.provider.issuer.clone()],
-        audiences: vec![web.config.client_id.clone()],
-        required: vec!["sub".into()],
-        ..jose::Validation::default()
-    };
     let jwt = web
-        .keys
-        .verifier()
-        .verify_jwt(token, &validation)
+        .verify_provider_jwt(client, token, &["sub"], now)
+        .await
         .map_err(|e| match e {
             jose::Error::UnknownKid(kid) => WebError::UnknownKid(kid),
             e => WebError::IdToken(e.to_string()),

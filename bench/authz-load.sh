@@ -4,7 +4,7 @@
 # Builds the release binary, starts `signet authz` on loopback with the default max_flows
 # (100000), and floods GET /env-1/as/authorize (response_mode=pi.flow, an HS256 request object
 # carrying the seed's transaction) with a small Rust load generator
-# (crates/pingone/examples/authz_load.rs: exactly N requests over keep-alive connections),
+# (crates/authz/examples/authz_load.rs: exactly N requests over keep-alive connections),
 # STEP requests at a time up to TOTAL. Every request creates a flow. After each step it prints
 # the step's requests/s and the server's resident memory (VmRSS from /proc/PID/status): memory
 # plateaus once max_flows is reached (the least recently used flow is evicted).
@@ -22,7 +22,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 CLIENT_THREADS=${CLIENT_THREADS:-1}
 
 cargo build --release --quiet --bin signet
-cargo build --release --quiet -p pingone --example authz_load
+cargo build --release --quiet -p authz --example authz_load
 BIN="${CARGO_TARGET_DIR:-target}/release/signet"
 LOAD="${CARGO_TARGET_DIR:-target}/release/examples/authz_load"
 

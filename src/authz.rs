@@ -1,11 +1,11 @@
-//! `signet authz`: a local PingOne-style authorization server (see `pingone::authz`).
+//! `signet authz`: a local PingOne-style authorization server (the `authz` crate).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use ::authz::{Authz, Clock, Config};
 use anyhow::{anyhow, Context};
 use clap::Args;
-use pingone::authz::{Authz, Clock, Config};
 
 use crate::exit::{usage, Failure, Outcome};
 

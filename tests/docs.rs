@@ -46,7 +46,7 @@ fn the_authz_example_is_a_valid_configuration() {
             .to_public_jwks()
             .to_string(),
     );
-    let config = pingone::authz::config::Config::from_toml(&text, &dir.0)
+    let config = authz::config::Config::from_toml(&text, &dir.0)
         .unwrap_or_else(|e| panic!("docs/DESIGN.md's authz example: {e}"));
     assert_eq!(config.environments.len(), 1);
     assert_eq!(config.environments[0].id, "env-1");

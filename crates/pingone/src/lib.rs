@@ -1,5 +1,5 @@
-//! PingOne token profiles: the `login_hint_token` and the transaction-approval `request` object,
-//! and ([`authz`]) a local PingOne-style authorization server that consumes them.
+//! PingOne token profiles: the `login_hint_token` and the transaction-approval `request` object
+//! (the `authz` crate is a local PingOne-style authorization server that consumes them).
 //!
 //! Builders make the tokens PingOne documents; validators check them the way PingOne does,
 //! against an application's settings, and say which rule failed ([`Error`]). All signing and
@@ -7,7 +7,6 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod authz;
 mod check;
 pub mod error;
 pub mod login_hint;

@@ -2,7 +2,7 @@
 //! CONNECTIONS keep-alive HTTP/1.1 connections (loopback only), then prints one line:
 //! `requests=N non200=K seconds=S rps=R`.
 //!
-//!     cargo run --release -p pingone --example authz_load -- URL COUNT [CONNECTIONS] [THREADS]
+//!     cargo run --release -p authz --example authz_load -- URL COUNT [CONNECTIONS] [THREADS]
 
 use std::error::Error;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

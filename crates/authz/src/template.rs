@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::config::{DeviceType, TemplateRecord, UserRecord};
+use crate::config::{DeviceType, TemplateRecord, UserRecord};
 
 /// The passcode's placeholder, always supplied by the server (a client cannot set it).
 pub const OTP: &str = "OTP";

@@ -18,14 +18,14 @@ use jose::jws::{Signer, Verifier};
 use jose::{Algorithm, Key, KeySet, Validation};
 use serde_json::{json, Map, Value};
 
-use super::clock::Clock;
-use super::config::{Config, Environment, Limits};
-use super::error::ApiError;
-use super::flow::{self, Action, Ctx, Flow, FlowError, Notification, Status};
-use super::oauth::{self, Grant, Issue, Refusal, ResponseMode, TokenError};
-use super::random::{self, SystemRandom};
-use super::store::{Expiring, Ring};
-use super::view::{self, Urls};
+use crate::clock::Clock;
+use crate::config::{Config, Environment, Limits};
+use crate::error::ApiError;
+use crate::flow::{self, Action, Ctx, Flow, FlowError, Notification, Status};
+use crate::oauth::{self, Grant, Issue, Refusal, ResponseMode, TokenError};
+use crate::random::{self, SystemRandom};
+use crate::store::{Expiring, Ring};
+use crate::view::{self, Urls};
 
 /// Bodies larger than this are refused (a request object is a few kilobytes).
 const MAX_BODY: usize = 256 * 1024;
@@ -36,7 +36,7 @@ pub enum SetupError {
     #[error("environment \"{env}\": cannot make its signing key: {source}")]
     Key { env: String, source: jose::Error },
     #[error("environment \"{env}\": {source}")]
-    Region { env: String, source: crate::Error },
+    Region { env: String, source: pingone::Error },
 }
 
 /// A flow and its last activity.

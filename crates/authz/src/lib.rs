@@ -1,5 +1,6 @@
 //! `signet authz`: a local PingOne-style authorization server that consumes login_hint_tokens
-//! and request objects exactly as the token validators of this crate check them.
+//! and request objects exactly as the token validators of the `pingone` crate check them.
+#![forbid(unsafe_code)]
 //!
 //! Domain logic is plain functions over data, each module tested on its own:
 //! [`config`] (TOML and its validation), [`oauth`] (authorize requests, grants, client

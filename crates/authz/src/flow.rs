@@ -16,11 +16,11 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::config::{Device, DeviceType, Environment, UserRecord};
-use super::oauth::AuthRequest;
-use super::random::{self, Random};
-use super::template::{self, TemplateError};
-use crate::request_object::Template;
+use crate::config::{Device, DeviceType, Environment, UserRecord};
+use crate::oauth::AuthRequest;
+use crate::random::{self, Random};
+use crate::template::{self, TemplateError};
+use pingone::request_object::Template;
 
 /// Wrong passcodes allowed before the flow fails.
 pub const MAX_OTP_FAILURES: u8 = 3;
@@ -540,10 +540,10 @@ fn fail(flow: &mut Flow, error: &'static str, description: impl Into<String>) {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::authz::config::TemplateRecord;
-    use crate::authz::oauth::ResponseMode;
-    use crate::authz::random::Counter;
-    use crate::region::Region;
+    use crate::config::TemplateRecord;
+    use crate::oauth::ResponseMode;
+    use crate::random::Counter;
+    use pingone::region::Region;
     use serde_json::json;
 
     fn device(id: &str, kind: DeviceType) -> Device {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::error::{Error, Profile};
+use pingone::error::{Error, Profile};
 
 /// PingOne's generic message for validation failures.
 pub const INVALID_DATA_MESSAGE: &str =

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use super::config::{Client, Environment, UserRecord};
-use super::error::{token_refused, ApiError};
-use super::flow::{self, Factor, Flow, Start};
-use super::template;
-use crate::app::{Expected, UserLookup};
-use crate::error::{Error, Profile};
-use crate::{login_hint, request_object};
+use crate::config::{Client, Environment, UserRecord};
+use crate::error::{token_refused, ApiError};
+use crate::flow::{self, Factor, Flow, Start};
+use crate::template;
+use pingone::app::{Expected, UserLookup};
+use pingone::error::{Error, Profile};
+use pingone::{login_hint, request_object};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseMode {
@@ -783,8 +783,8 @@ pub fn userinfo(user: &UserRecord, scope: &str) -> Map<String, Value> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::authz::config::Config;
-    use crate::region::Region;
+    use crate::config::Config;
+    use pingone::region::Region;
 
     const SECRET: &str = "app-1-secret-long-enough-for-hs256!";
     const NOW: i64 = 1_764_000_000;

@@ -31,10 +31,10 @@ use std::path::Path;
 use jose::{KeyKind, KeySet};
 use serde::Deserialize;
 
-use crate::app::Application;
-use crate::region::{check_environment_id, Region};
+use pingone::app::Application;
+use pingone::region::{check_environment_id, Region};
 
-use super::template;
+use crate::template;
 
 /// Defaults PingOne documents or that keep memory bounded.
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
@@ -156,7 +156,7 @@ impl Environment {
 }
 
 /// The environment's users, for the pingone validators (a user is known by its id).
-impl crate::app::UserLookup for Environment {
+impl pingone::app::UserLookup for Environment {
     type User = String;
     fn by_id(&self, id: &str) -> Option<String> {
         self.user(id).map(|u| u.id.clone())

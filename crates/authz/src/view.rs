@@ -4,10 +4,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::clock::iso_millis;
-use super::config::{Device, DeviceType, Environment};
-use super::flow::{self, Flow, Notification, Status};
-use super::oauth::ResponseMode;
+use crate::clock::iso_millis;
+use crate::config::{Device, DeviceType, Environment};
+use crate::flow::{self, Flow, Notification, Status};
+use crate::oauth::ResponseMode;
 
 /// URLs of one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,10 +208,10 @@ pub fn discovery(urls: &Urls) -> Value {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::authz::config::UserRecord;
-    use crate::authz::flow::Failure;
-    use crate::authz::oauth::AuthRequest;
-    use crate::region::Region;
+    use crate::config::UserRecord;
+    use crate::flow::Failure;
+    use crate::oauth::AuthRequest;
+    use pingone::region::Region;
 
     fn env() -> Environment {
         Environment {

@@ -34,7 +34,7 @@ use serde::Deserialize;
 use pingone::app::Application;
 use pingone::region::{check_environment_id, Region};
 
-use crate::template;
+use crate::placeholder;
 
 /// Defaults PingOne documents or that keep memory bounded.
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
@@ -480,7 +480,7 @@ fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environme
         if templates.iter().any(|o| {
             o.name == t.name
                 && o.delivery == t.delivery
-                && template::same_variant(o.variant.as_deref(), t.variant.as_deref())
+                && placeholder::same_variant(o.variant.as_deref(), t.variant.as_deref())
         }) {
             return Err(invalid(
                 format!("{at} template \"{}\"", t.name),
@@ -656,7 +656,7 @@ fn template_record(env_at: &str, t: RawTemplate) -> Result<TemplateRecord, Confi
         }
     }
     let body = non_empty(&at, "body", &t.body)?;
-    template::placeholders(&body).map_err(|e| invalid(&at, format!("body: {e}")))?;
+    placeholder::placeholders(&body).map_err(|e| invalid(&at, format!("body: {e}")))?;
     Ok(TemplateRecord {
         name,
         variant: t.variant,

@@ -17,8 +17,8 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::config::{Device, DeviceType, Environment, UserRecord};
-use crate::oauth::AuthRequest;
 use crate::random::{self, Random};
+use crate::request::AuthRequest;
 use crate::template::{self, TemplateError};
 use pingone::request_object::Template;
 
@@ -541,8 +541,8 @@ fn fail(flow: &mut Flow, error: &'static str, description: impl Into<String>) {
 mod tests {
     use super::*;
     use crate::config::TemplateRecord;
-    use crate::oauth::ResponseMode;
     use crate::random::Counter;
+    use crate::request::ResponseMode;
     use pingone::region::Region;
     use serde_json::json;
 

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::iso_millis;
 use crate::config::{Device, DeviceType, Environment};
 use crate::flow::{self, Flow, Notification, Status};
-use crate::oauth::ResponseMode;
+use crate::request::ResponseMode;
 
 /// URLs of one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +210,7 @@ mod tests {
     use super::*;
     use crate::config::UserRecord;
     use crate::flow::Failure;
-    use crate::oauth::AuthRequest;
+    use crate::request::AuthRequest;
     use pingone::region::Region;
 
     fn env() -> Environment {

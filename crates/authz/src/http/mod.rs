@@ -1,0 +1,329 @@
+//! The HTTP surface: thin axum handlers ([`handlers`]) over the domain modules, one shared state
+//! holding each environment's signing key and its bounded stores, and the answers ([`respond`]).
+//! Every error is JSON (PingOne's envelope, or OAuth's at the token endpoint) and never stops
+//! the server; handlers return `Result<Response, ApiError>`.
+
+mod handlers;
+mod respond;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use jose::jws::{Signer, Verifier};
+use jose::{Algorithm, Key, KeySet};
+use serde_json::{Map, Value};
+
+use handlers::*;
+use respond::*;
+
+use crate::clock::Clock;
+use crate::config::{Config, Environment, Limits};
+use crate::error::ApiError;
+use crate::flow::{self, Action, Ctx, Flow, Notification};
+use crate::oauth::{self, Grant, ResponseMode};
+use crate::random::{self, SystemRandom};
+use crate::store::{Expiring, Ring};
+use crate::view::{self, Urls};
+
+/// Bodies larger than this are refused (a request object is a few kilobytes).
+const MAX_BODY: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("environment \"{env}\": cannot make its signing key: {source}")]
+    Key { env: String, source: jose::Error },
+    #[error("environment \"{env}\": {source}")]
+    Region { env: String, source: pingone::Error },
+}
+
+/// A flow and its last activity.
+struct Stored {
+    flow: Flow,
+    touched_ms: i64,
+}
+
+struct EnvState {
+    env: Environment,
+    urls: Urls,
+    issuer: String,
+    /// Accepted `aud` of request objects and login_hint_tokens.
+    audiences: Vec<String>,
+    id_signer: Signer,
+    access_signer: Signer,
+    verifier: Verifier,
+    jwks: Value,
+    /// Boxed: the table then holds pointers, not 650-byte flows, in its spare capacity.
+    flows: Mutex<Expiring<Box<Stored>>>,
+    codes: Mutex<Expiring<Grant>>,
+    outbox: Mutex<Ring<Notification>>,
+}
+
+struct Shared {
+    envs: HashMap<String, EnvState>,
+    limits: Limits,
+    clock: Clock,
+}
+
+/// The authorization server, ready to serve.
+pub struct Authz {
+    shared: Arc<Shared>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Authz {
+    /// Builds the server for `config`, reachable at `base_url` (issuer = `{base_url}/{envId}/as`);
+    /// generates each environment's RS256 signing key (kid = RFC 7638 thumbprint).
+    pub fn new(config: Config, base_url: &str, clock: Clock) -> Result<Authz, SetupError> {
+        let mut envs = HashMap::new();
+        for env in config.environments {
+            let key_error = |source| SetupError::Key {
+                env: env.id.clone(),
+                source,
+            };
+            let key = Key::generate(Algorithm::RS256).map_err(key_error)?;
+            let kid = key.thumbprint();
+            let key = key.with_kid(kid.clone());
+            let public = key.to_public().map_err(key_error)?;
+            let id_signer = Signer::new(key.clone(), Algorithm::RS256).map_err(key_error)?;
+            let mut at_header = Map::new();
+            at_header.insert("typ".into(), "at+jwt".into());
+            at_header.insert("kid".into(), kid.into());
+            let access_signer =
+                Signer::with_header(key, Algorithm::RS256, at_header).map_err(key_error)?;
+            let urls = Urls::new(base_url, &env.id);
+            let issuer = urls.issuer();
+            let pingone = env
+                .region
+                .issuer(&env.id)
+                .map_err(|source| SetupError::Region {
+                    env: env.id.clone(),
+                    source,
+                })?;
+            let state = EnvState {
+                urls,
+                audiences: vec![issuer.clone(), pingone],
+                issuer,
+                id_signer,
+                access_signer,
+                verifier: Verifier::new(public.clone()).allow_algorithms(&[Algorithm::RS256]),
+                jwks: KeySet::from(public).to_public_jwks(),
+                flows: Mutex::new(Expiring::new(config.limits.max_flows)),
+                codes: Mutex::new(Expiring::new(config.limits.max_codes)),
+                outbox: Mutex::new(Ring::new(config.limits.outbox_capacity)),
+                env,
+            };
+            envs.insert(state.env.id.clone(), state);
+        }
+        Ok(Authz {
+            shared: Arc::new(Shared {
+                envs,
+                limits: config.limits,
+                clock,
+            }),
+        })
+    }
+
+    /// The routes (PingOne's paths, plus the emulator's outbox and push decisions).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/{env}/as/authorize",
+                get(authorize_get).post(authorize_post),
+            )
+            .route("/{env}/as/resume", get(resume))
+            .route("/{env}/as/token", post(token))
+            .route("/{env}/as/jwks", get(jwks))
+            .route("/{env}/as/.well-known/openid-configuration", get(discovery))
+            .route("/{env}/as/userinfo", get(userinfo).post(userinfo))
+            .route("/{env}/flows/{flow}", get(flow_get).post(flow_post))
+            .route("/{env}/signon/", get(signon))
+            .route("/{env}/emulator/outbox", get(outbox))
+            .route("/{env}/emulator/push/{flow}/{decision}", post(push))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(self.shared.clone())
+    }
+
+    /// Frees expired flows and codes now; returns how many.
+    pub fn sweep(&self) -> usize {
+        self.shared.sweep()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, sweeping expired flows and codes
+    /// periodically.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.serve_with(listener, Router::new(), shutdown).await
+    }
+
+    /// Like [`Authz::serve`], with `extra` routes beside PingOne's (e.g. the browser tools at
+    /// `/`). `extra` must not have a fallback; unknown paths get this server's JSON 404.
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        extra: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let shared = self.shared.clone();
+        let shortest = shared
+            .limits
+            .flow_idle_timeout_ms
+            .min(shared.limits.code_lifetime_ms);
+        let period = Duration::from_millis(u64::try_from(shortest / 2).unwrap_or(0))
+            .clamp(Duration::from_millis(250), Duration::from_secs(30));
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                shared.sweep();
+            }
+        });
+        let result = axum::serve(listener, self.router().merge(extra))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        result
+    }
+}
+
+impl Shared {
+    fn env(&self, id: &str) -> Result<&EnvState, ApiError> {
+        self.envs.get(id).ok_or_else(|| {
+            ApiError::not_found(
+                "environment",
+                format!("environment \"{id}\" does not exist in this authorization server"),
+            )
+        })
+    }
+
+    fn sweep(&self) -> usize {
+        let now = self.clock.now_ms();
+        self.envs
+            .values()
+            .map(|e| lock(&e.flows).sweep(now) + lock(&e.codes).sweep(now))
+            .sum()
+    }
+
+    fn store(&self, st: &EnvState, flow: Flow, now: i64) {
+        let id = flow.id.clone();
+        let deadline = now.saturating_add(self.limits.flow_idle_timeout_ms);
+        lock(&st.flows).insert(
+            id,
+            Box::new(Stored {
+                flow,
+                touched_ms: now,
+            }),
+            deadline,
+        );
+    }
+
+    fn flow_json(&self, st: &EnvState, s: &Stored) -> Value {
+        view::flow_json(
+            &s.flow,
+            &st.env,
+            &st.urls,
+            s.touched_ms,
+            self.limits.flow_idle_timeout_ms,
+        )
+    }
+
+    /// After a transition: notifications to the outbox, and a code for a completed flow.
+    fn settle(
+        &self,
+        st: &EnvState,
+        flow: &mut Flow,
+        sent: Vec<Notification>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if !sent.is_empty() {
+            let mut outbox = lock(&st.outbox);
+            for n in sent {
+                outbox.push(n);
+            }
+        }
+        if flow.code.is_none() {
+            if let Some(grant) = oauth::grant(flow) {
+                let code = random::secret_token(&mut SystemRandom).map_err(random_failed)?;
+                let deadline = now.saturating_add(self.limits.code_lifetime_ms);
+                lock(&st.codes).insert(code.clone(), grant, deadline);
+                flow.code = Some(code);
+            }
+        }
+        Ok(())
+    }
+
+    fn authorize(&self, env_id: &str, pairs: Vec<(String, String)>) -> Result<Response, ApiError> {
+        let st = self.env(env_id)?;
+        let now = self.clock.now_ms();
+        let start = match oauth::authorize(pairs, &st.env, &st.audiences, now.div_euclid(1000)) {
+            Ok(s) => s,
+            Err(r) => return Ok(refusal(r)),
+        };
+        let mut rng = SystemRandom;
+        let id = random::uuid(&mut rng).map_err(random_failed)?;
+        let mut ctx = Ctx {
+            env: &st.env,
+            now_ms: now,
+            rng: &mut rng,
+        };
+        let (mut flow, sent) = flow::start(id, start, &mut ctx).map_err(|e| flow_error(&e))?;
+        self.settle(st, &mut flow, sent, now)?;
+        if flow.request.response_mode == ResponseMode::PiFlow {
+            let stored = Stored {
+                flow,
+                touched_ms: now,
+            };
+            let body = self.flow_json(st, &stored);
+            self.store(st, stored.flow, now);
+            return Ok(flow_response(&body));
+        }
+        if flow.status.is_final() {
+            return Ok(finish_redirect(&flow));
+        }
+        let location = st.urls.signon(&flow.id);
+        self.store(st, flow, now);
+        Ok(redirect(&location))
+    }
+
+    /// Runs an action on a stored flow and answers with the flow (or the action's error).
+    fn act(&self, env_id: &str, flow_id: &str, action: Action) -> Result<Response, ApiError> {
+        let st = self.env(env_id)?;
+        let now = self.clock.now_ms();
+        let mut flows = lock(&st.flows);
+        let stored = flows
+            .get_mut(flow_id, now)
+            .ok_or_else(|| flow_not_found(flow_id, &self.limits))?;
+        let mut rng = SystemRandom;
+        let mut ctx = Ctx {
+            env: &st.env,
+            now_ms: now,
+            rng: &mut rng,
+        };
+        let outcome = flow::apply(&mut stored.flow, action, &mut ctx);
+        stored.touched_ms = now;
+        let outcome = outcome
+            .map_err(|e| flow_error(&e))
+            .and_then(|sent| self.settle(st, &mut stored.flow, sent, now));
+        let response = outcome.map(|()| flow_response(&self.flow_json(st, stored)));
+        flows.touch(
+            flow_id,
+            now.saturating_add(self.limits.flow_idle_timeout_ms),
+        );
+        response
+    }
+}

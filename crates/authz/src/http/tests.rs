@@ -1,0 +1,140 @@
+//! Handler tests in process: the router driven with `tower::ServiceExt::oneshot`, no socket and
+//! no spawned binary. (End-to-end tests of the real server are in the workspace's tests/authz.rs.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::Authz;
+use crate::clock::Clock;
+use crate::config::Config;
+
+const CONFIG: &str = r#"
+[[environment]]
+id = "env-1"
+region = "na"
+[[environment.application]]
+client_id = "app-1"
+name = "App"
+client_secret = "app-1-secret-change-me-0123456789"
+redirect_uris = ["https://app.example/cb"]
+[[environment.user]]
+id = "user-1"
+username = "charlie"
+password = "Bird-1920"
+"#;
+
+/// The router of a fresh server for [`CONFIG`].
+fn router() -> axum::Router {
+    let config = Config::from_toml(CONFIG, std::path::Path::new(".")).unwrap();
+    Authz::new(
+        config,
+        "http://authz.test",
+        Clock::starting_at(1_764_000_000),
+    )
+    .unwrap()
+    .router()
+}
+
+/// One request: the status, the Content-Type and the body as JSON (Null when it is not).
+async fn send(req: Request<Body>) -> (StatusCode, String, Value) {
+    let r = router().oneshot(req).await.unwrap();
+    let status = r.status();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        content_type,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn discovery_and_jwks_answer_for_a_known_environment() {
+    let (status, content_type, doc) = send(get("/env-1/as/.well-known/openid-configuration")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(doc["issuer"], "http://authz.test/env-1/as");
+    let (status, _, jwks) = send(get("/env-1/as/jwks")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+}
+
+#[tokio::test]
+async fn errors_are_pingone_envelopes() {
+    let (status, _, e) = send(get("/env-9/as/jwks")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(e["code"], "NOT_FOUND");
+    assert_eq!(e["details"][0]["target"], "environment");
+    assert!(e["id"].as_str().is_some_and(|id| id.len() == 36), "{e}");
+    let (status, _, e) = send(get("/env-1/flows/no-such-flow")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(e["details"][0]["target"], "flowId");
+    let (status, _, e) = send(get("/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(e["details"][0]["message"], "no endpoint GET /nowhere");
+    let put = Request::put("/env-1/as/jwks").body(Body::empty()).unwrap();
+    let (status, _, e) = send(put).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(e["code"], "METHOD_NOT_ALLOWED");
+    let post = Request::post("/env-1/as/authorize")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (status, _, e) = send(post).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["details"][0]["target"], "Content-Type");
+}
+
+#[tokio::test]
+async fn a_pi_flow_authorize_starts_a_flow_that_the_flows_api_drives() {
+    let router = router();
+    let r = router
+        .clone()
+        .oneshot(get(
+            "/env-1/as/authorize?client_id=app-1&response_type=code&response_mode=pi.flow&scope=openid&redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let flow: Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(flow["status"], "USERNAME_PASSWORD_REQUIRED", "{flow}");
+    let id = flow["id"].as_str().unwrap();
+    let check = Request::post(format!("/env-1/flows/{id}"))
+        .header(
+            "content-type",
+            "application/vnd.pingidentity.usernamePassword.check+json",
+        )
+        .body(Body::from(
+            r#"{"username": "charlie", "password": "Bird-1920"}"#,
+        ))
+        .unwrap();
+    let r = router.clone().oneshot(check).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let done: Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert!(done["authorizeResponse"]["code"].is_string(), "{done}");
+    // An action the flow does not allow now is refused with the envelope.
+    let again = Request::post(format!("/env-1/flows/{id}"))
+        .header(
+            "content-type",
+            "application/vnd.pingidentity.usernamePassword.check+json",
+        )
+        .body(Body::from(r#"{"username": "charlie", "password": "x"}"#))
+        .unwrap();
+    let r = router.oneshot(again).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

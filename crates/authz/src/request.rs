@@ -1,0 +1,98 @@
+//! An authorization request as a flow keeps it: the response mode, redirect URI, scope, state,
+//! nonce and PKCE challenge. Plain data, shared by [`crate::oauth`] (which parses and checks it)
+//! and [`crate::flow`] (which carries it), so neither depends on the other for it.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+    /// PingOne's: no redirect; the flow and then the code come back as JSON.
+    PiFlow,
+}
+
+impl ResponseMode {
+    pub const ALL: [ResponseMode; 4] = [
+        ResponseMode::Query,
+        ResponseMode::Fragment,
+        ResponseMode::FormPost,
+        ResponseMode::PiFlow,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::Fragment => "fragment",
+            ResponseMode::FormPost => "form_post",
+            ResponseMode::PiFlow => "pi.flow",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ResponseMode> {
+        ResponseMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkceMethod {
+    S256,
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkce {
+    pub challenge: String,
+    pub method: PkceMethod,
+}
+
+/// RFC 7636 §4.1: 43 to 128 characters from the unreserved set.
+pub fn pkce_syntax(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
+}
+
+impl Pkce {
+    /// Whether `verifier` answers the challenge.
+    pub fn verify(&self, verifier: &str) -> bool {
+        if !pkce_syntax(verifier) {
+            return false;
+        }
+        let computed = match self.method {
+            PkceMethod::Plain => verifier.to_owned(),
+            PkceMethod::S256 => jose::b64::encode(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                verifier.as_bytes(),
+            )),
+        };
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            computed.as_bytes(),
+            self.challenge.as_bytes(),
+        )
+        .is_ok()
+    }
+}
+
+/// The authorize parameters a flow keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub response_mode: ResponseMode,
+    pub redirect_uri: Option<String>,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub pkce: Option<Pkce>,
+    pub acr_values: Option<String>,
+    pub prompt: Option<String>,
+}
+
+impl AuthRequest {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        has_scope(&self.scope, scope)
+    }
+}
+
+/// Whether a space-separated scope list contains `scope`.
+pub fn has_scope(scopes: &str, scope: &str) -> bool {
+    scopes.split_ascii_whitespace().any(|s| s == scope)
+}

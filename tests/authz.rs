@@ -477,7 +477,7 @@ fn seed_transaction_approval_by_sms_ends_in_a_verified_id_token() {
     let (code, target, _) = r.detail();
     assert_eq!((code.as_str(), target.as_str()), ("INVALID_OTP", "otp"));
     assert_eq!(r.json()["code"], "INVALID_DATA");
-    assert_eq!(r.json()["details"][0]["innerError"]["remainingAttempts"], 2);
+    assert_eq!(r.json()["details"][0]["innerError"]["failuresRemaining"], 2);
 
     let r = action(&s, &id, "otp.check", json!({ "otp": otp }));
     let f = r.json();
@@ -1053,7 +1053,7 @@ fn three_wrong_passcodes_fail_the_flow() {
         let r = action(&s, &id, "otp.check", json!({ "otp": wrong }));
         assert_eq!(r.status, 400);
         assert_eq!(
-            r.json()["details"][0]["innerError"]["remainingAttempts"],
+            r.json()["details"][0]["innerError"]["failuresRemaining"],
             remaining
         );
     }
@@ -1339,4 +1339,73 @@ fn bad_configs_exit_2_naming_the_problem() {
     let (code, _, stderr) = authz_exit("/no/such/file.toml");
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot read the file"), "{stderr}");
+}
+
+/// `node tests/node/jwt_verifier.mjs ISSUER TOKEN AUDIENCE`: PingOne's sample's way of verifying
+/// (x5c[0] → certificate → jsonwebtoken.verify); the exit code and the output.
+fn sample_verifier(issuer: &str, token: &str) -> (i32, String) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("node")
+        .arg(format!("{root}/tests/node/jwt_verifier.mjs"))
+        .args([issuer, token, "app-1"])
+        .output()
+        .expect("node (tests/setup.sh installs it and jsonwebtoken)");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn pingones_sample_verifier_accepts_id_tokens_through_x5c() {
+    let s = Server::start(&config(""));
+    let jwks = get(&s.url("/env-1/as/jwks")).json();
+    let key = &jwks["keys"][0];
+    let der = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(key["x5c"][0].as_str().unwrap())
+            .unwrap()
+    };
+    // The certificate holds the JWK's key, and x5t#S256 is its SHA-256.
+    let from_cert = jose::Key::from_der(&der).unwrap();
+    assert_eq!(from_cert.thumbprint(), key["kid"].as_str().unwrap());
+    let digest = sha256_by_openssl(&der);
+    assert_eq!(
+        key["x5t#S256"].as_str().unwrap(),
+        common::enc_b64url(&digest)
+    );
+
+    let (f, _) = approve_by_sms(&s, &seed_request_object(&[]));
+    let code = f["authorizeResponse"]["code"].as_str().unwrap();
+    let t = redeem(&s, code, &[]).json();
+    let id_token = t["id_token"].as_str().unwrap();
+    let (status, out) = sample_verifier(&s.issuer(), id_token);
+    assert_eq!(status, 0, "{out}");
+    let claims: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(claims["sub"], "user-1");
+    assert_eq!(claims["iss"], s.issuer());
+    // A token whose payload was changed does not verify that way either.
+    let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
+    parts[1] = common::enc_b64url(br#"{"sub":"user-2"}"#);
+    let (status, out) = sample_verifier(&s.issuer(), &parts.join("."));
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("verification failed"), "{out}");
+}
+
+/// SHA-256 by `openssl dgst`: an oracle independent of the server's own code.
+fn sha256_by_openssl(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-binary"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    child.wait_with_output().unwrap().stdout
 }

@@ -7,7 +7,8 @@
 #   curl               the gateway's HTTP/2 tests use curl (--http2, --http2-prior-knowledge)
 #   grpcio, pyjwt      the gateway's gRPC test: a Python gRPC client and backend (PyPI)
 #   chromium           the browser tests (tests/ui.rs) drive Debian's chromium headless
-#   node, npm          ... through playwright-core, installed into tests/browser/node_modules
+#   node, npm          ... through playwright-core, installed into tests/browser/node_modules;
+#                      and jsonwebtoken (tests/node), as PingOne's sign-on sample verifies tokens
 #   haproxy, ip        the gateway's multi-host test: replicas in network namespaces (iproute2)
 #                      behind haproxy (it is skipped, with a message, where ip netns cannot run)
 # Debian packages need root (or sudo).
@@ -40,9 +41,11 @@ python3 -c 'import grpc, jwt' 2>/dev/null || {
       grpcio 'pyjwt[crypto]'
 }
 
-lock=tests/browser/package-lock.json
-stamp=tests/browser/node_modules/.signet-lock
-if ! cmp -s "$lock" "$stamp" 2>/dev/null; then
-  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
-  cp "$lock" "$stamp"
-fi
+for dir in tests/browser tests/node; do
+  lock=$dir/package-lock.json
+  stamp=$dir/node_modules/.signet-lock
+  if ! cmp -s "$lock" "$stamp" 2>/dev/null; then
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    cp "$lock" "$stamp"
+  fi
+done

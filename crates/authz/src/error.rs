@@ -16,7 +16,7 @@ pub struct Detail {
     pub code: &'static str,
     pub target: String,
     pub message: String,
-    /// PingOne's `innerError`, e.g. `{"remainingAttempts": 2}`.
+    /// PingOne's `innerError`, e.g. `{"failuresRemaining": 2}`.
     pub inner: Option<Value>,
 }
 
@@ -197,12 +197,12 @@ mod tests {
     #[test]
     fn the_envelope_has_pingones_shape() {
         let e =
-            ApiError::invalid_value("otp", "Invalid OTP").inner(json!({"remainingAttempts": 2}));
+            ApiError::invalid_value("otp", "Invalid OTP").inner(json!({"failuresRemaining": 2}));
         assert_eq!(
             e.to_json("id-1"),
             json!({"id": "id-1", "code": "INVALID_DATA", "message": INVALID_DATA_MESSAGE,
                    "details": [{"code": "INVALID_VALUE", "target": "otp", "message": "Invalid OTP",
-                                "innerError": {"remainingAttempts": 2}}]})
+                                "innerError": {"failuresRemaining": 2}}]})
         );
         assert_eq!(e.description(), "Invalid OTP");
         let bare = ApiError::new(405, "METHOD_NOT_ALLOWED", "no");

@@ -20,10 +20,11 @@
 //!   (a stand-in for PingOne's hosted sign-on page); one that completes at once (a token named
 //!   a user without devices) redirects straight to the client with the code.
 //! - A wrong passcode is 400 `INVALID_DATA`, detail `INVALID_OTP` with
-//!   `innerError.remainingAttempts`; the third fails the flow (`FAILED`, then `access_denied`
+//!   `innerError.failuresRemaining`; the third fails the flow (`FAILED`, then `access_denied`
 //!   at resume). Five wrong passwords fail it too.
 //! - Authorization codes are consumed by their first presentation, even a failing one.
 
+pub mod certificate;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -42,6 +42,23 @@ pub enum SetupError {
     Key { env: String, source: jose::Error },
     #[error("environment \"{env}\": {source}")]
     Region { env: String, source: pingone::Error },
+    #[error("environment \"{env}\": {source}")]
+    Certificate {
+        env: String,
+        source: crate::certificate::CertificateError,
+    },
+}
+
+/// The JWK Set with each key's certificate (`x5c`, `x5t#S256`).
+fn jwks_with_certificate(mut jwks: Value, der: &[u8]) -> Value {
+    if let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut) {
+        for k in keys.iter_mut() {
+            if let Value::Object(jwk) = k {
+                *jwk = crate::certificate::with_certificate(std::mem::take(jwk), der);
+            }
+        }
+    }
+    jwks
 }
 
 /// A flow and its last activity.
@@ -95,6 +112,13 @@ impl Authz {
             let kid = key.thumbprint();
             let key = key.with_kid(kid.clone());
             let public = key.to_public().map_err(key_error)?;
+            let certificate =
+                crate::certificate::self_signed(&key, &format!("signet authz {}", env.id))
+                    .map_err(|source| SetupError::Certificate {
+                        env: env.id.clone(),
+                        source,
+                    })?;
+
             let id_signer = Signer::new(key.clone(), Algorithm::RS256).map_err(key_error)?;
             let mut at_header = Map::new();
             at_header.insert("typ".into(), "at+jwt".into());
@@ -117,7 +141,7 @@ impl Authz {
                 id_signer,
                 access_signer,
                 verifier: Verifier::new(public.clone()).allow_algorithms(&[Algorithm::RS256]),
-                jwks: KeySet::from(public).to_public_jwks(),
+                jwks: jwks_with_certificate(KeySet::from(public).to_public_jwks(), &certificate),
                 flows: Mutex::new(Expiring::new(config.limits.max_flows)),
                 codes: Mutex::new(Expiring::new(config.limits.max_codes)),
                 outbox: Mutex::new(Ring::new(config.limits.outbox_capacity)),

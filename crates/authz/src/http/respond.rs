@@ -86,15 +86,15 @@ pub(super) fn flow_error(e: &FlowError) -> ApiError {
         FlowError::NotAllowed { action, .. } => ApiError::request_failed(*action, msg),
         FlowError::Body { field, .. } => ApiError::invalid_value(*field, msg),
         FlowError::InvalidCredentials { remaining } => ApiError::invalid_value("password", msg)
-            .inner(json!({ "remainingAttempts": remaining })),
+            .inner(json!({ "failuresRemaining": remaining })),
         FlowError::CredentialsExhausted => {
-            ApiError::invalid_value("password", msg).inner(json!({ "remainingAttempts": 0 }))
+            ApiError::invalid_value("password", msg).inner(json!({ "failuresRemaining": 0 }))
         }
         FlowError::UnknownDevice(_) => ApiError::invalid_value("device.id", msg),
         FlowError::InvalidOtp { remaining } => ApiError::invalid("INVALID_OTP", "otp", msg)
-            .inner(json!({ "remainingAttempts": remaining })),
+            .inner(json!({ "failuresRemaining": remaining })),
         FlowError::OtpExhausted => {
-            ApiError::invalid("INVALID_OTP", "otp", msg).inner(json!({ "remainingAttempts": 0 }))
+            ApiError::invalid("INVALID_OTP", "otp", msg).inner(json!({ "failuresRemaining": 0 }))
         }
         FlowError::Template(_) => ApiError::invalid_value("pi.template", msg),
         FlowError::UserGone(_) => ApiError::request_failed("user", msg),

@@ -69,6 +69,8 @@ async fn discovery_and_jwks_answer_for_a_known_environment() {
     let (status, _, jwks) = send(get("/env-1/as/jwks")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(jwks["keys"][0]["kty"], "RSA");
+    assert!(jwks["keys"][0]["x5c"][0].is_string(), "{jwks}");
+    assert!(jwks["keys"][0]["x5t#S256"].is_string(), "{jwks}");
 }
 
 #[tokio::test]

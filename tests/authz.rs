@@ -1409,3 +1409,69 @@ fn sha256_by_openssl(bytes: &[u8]) -> Vec<u8> {
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     child.wait_with_output().unwrap().stdout
 }
+
+#[test]
+fn a_sign_on_page_on_another_origin_gets_cors_and_its_own_login_page() {
+    let text = config("").replace(
+        "region = \"na\"\n[[environment.application]]\nclient_id = \"app-1\"\nname = \"Test app\"",
+        "region = \"na\"\ncors_origins = [\"http://localhost:3000\"]\n[[environment.application]]\nclient_id = \"app-1\"\nname = \"Test app\"\nlogin_page_url = \"http://localhost:3000/\"",
+    );
+    assert!(text.contains("login_page_url"));
+    let s = Server::start(&text);
+    // The browser's preflight for a Flows API call, then the call itself.
+    let r = send(
+        client()
+            .request(reqwest::Method::OPTIONS, s.url("/env-1/flows/any"))
+            .header("Origin", "http://localhost:3000")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type"),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = client()
+        .request(reqwest::Method::OPTIONS, s.url("/env-1/flows/any"))
+        .header("Origin", "http://localhost:3000")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    let other = client()
+        .request(reqwest::Method::OPTIONS, s.url("/env-1/flows/any"))
+        .header("Origin", "http://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .unwrap();
+    assert_eq!(other.status(), 403);
+    // The authorize redirect goes to the application's page with environmentId and flowId,
+    // and that page drives the flow with the Flows API.
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-1"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("redirect_uri", "https://app.example/cb"),
+        ],
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.location.clone().unwrap();
+    assert!(
+        location.starts_with("http://localhost:3000/?environmentId=env-1&flowId="),
+        "{location}"
+    );
+    let flow_id = location.rsplit('=').next().unwrap().to_owned();
+    let f = client()
+        .get(s.url(&format!("/env-1/flows/{flow_id}")))
+        .header("Origin", "http://localhost:3000")
+        .send()
+        .unwrap();
+    assert_eq!(
+        f.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let flow: Value = serde_json::from_str(&f.text().unwrap()).unwrap();
+    assert_eq!(flow["status"], "USERNAME_PASSWORD_REQUIRED");
+}

@@ -132,6 +132,9 @@ pub struct Config {
 pub struct Environment {
     pub id: String,
     pub region: Region,
+    /// Origins (`scheme://host[:port]`) whose pages may call the Flows API and `/as` endpoints
+    /// from a browser (CORS); `"*"` allows any origin, without credentials.
+    pub cors_origins: Vec<String>,
     pub applications: Vec<Client>,
     pub users: Vec<UserRecord>,
     pub templates: Vec<TemplateRecord>,
@@ -177,6 +180,9 @@ pub struct Client {
     pub name: String,
     pub client_secret: String,
     pub redirect_uris: Vec<String>,
+    /// The application's own sign-on page: a redirect-mode authorize goes there with
+    /// `environmentId` and `flowId` (PingOne's custom sign-on); default the emulator's page.
+    pub login_page_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +252,8 @@ struct RawConfig {
 struct RawEnvironment {
     id: String,
     region: Option<String>,
+    #[serde(default)]
+    cors_origins: Vec<String>,
     #[serde(default, rename = "application")]
     applications: Vec<RawApplication>,
     #[serde(default, rename = "user")]
@@ -269,6 +277,7 @@ struct RawApplication {
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     jwks: Option<String>,
+    login_page_url: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -432,6 +441,9 @@ fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environme
         None => Region::Na,
         Some(r) => Region::from_code(r).map_err(|err| invalid(&at, format!("region: {err}")))?,
     };
+    for origin in &e.cors_origins {
+        cors_origin(&at, origin)?;
+    }
     let mut applications: Vec<Client> = Vec::new();
     for a in e.applications {
         let c = application(&at, a, base_dir)?;
@@ -496,6 +508,7 @@ fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environme
     Ok(Environment {
         id: e.id,
         region,
+        cors_origins: e.cors_origins,
         applications,
         users,
         templates,
@@ -524,12 +537,45 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
     if let Some(path) = &a.jwks {
         app = app.with_keys(jwks(&at, base_dir, path)?);
     }
+    if let Some(url) = &a.login_page_url {
+        let http = url.starts_with("https://") || url.starts_with("http://");
+        if !http || url.contains('#') || url.contains(char::is_whitespace) {
+            return Err(invalid(
+                &at,
+                format!("login_page_url: \"{url}\" is not an http(s) URL without a fragment"),
+            ));
+        }
+    }
     Ok(Client {
         app,
         name: a.name.unwrap_or(client_id),
         client_secret: secret,
         redirect_uris: a.redirect_uris,
+        login_page_url: a.login_page_url,
     })
+}
+
+/// An origin as browsers send it (`https://app.example`, `http://localhost:3000`: a scheme, a
+/// host, an optional port, nothing else), or `*`.
+fn cors_origin(at: &str, origin: &str) -> Result<(), ConfigError> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let valid = origin == "*"
+        || rest.is_some_and(|r| {
+            !r.is_empty()
+                && r.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            at,
+            format!("cors_origins: \"{origin}\" is not an origin (scheme://host[:port], no path) or \"*\""),
+        ))
+    }
 }
 
 /// An absolute URI (a scheme, then `:`), without a fragment (RFC 6749 §3.1.2).

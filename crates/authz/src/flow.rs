@@ -571,6 +571,7 @@ mod tests {
         Environment {
             id: "env".into(),
             region: Region::Na,
+            cors_origins: vec![],
             applications: vec![],
             users: vec![
                 user("none", vec![]),

@@ -217,6 +217,7 @@ mod tests {
         Environment {
             id: "env-1".into(),
             region: Region::Na,
+            cors_origins: vec![],
             applications: vec![],
             users: vec![UserRecord {
                 id: "user-1".into(),

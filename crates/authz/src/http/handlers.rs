@@ -117,7 +117,7 @@ pub(super) async fn resume(
         return Ok(flow_response(&s.flow_json(st, stored)));
     }
     if !stored.flow.status.is_final() {
-        return Ok(redirect(&st.urls.signon(flow_id)));
+        return Ok(redirect(&st.sign_on_page(&stored.flow)));
     }
     // A redirect-mode flow ends here.
     let done = flows

@@ -3,6 +3,7 @@
 //! Every error is JSON (PingOne's envelope, or OAuth's at the token endpoint) and never stops
 //! the server; handlers return `Result<Response, ApiError>`.
 
+mod cors;
 mod handlers;
 mod respond;
 #[cfg(test)]
@@ -81,6 +82,28 @@ struct EnvState {
     flows: Mutex<Expiring<Box<Stored>>>,
     codes: Mutex<Expiring<Grant>>,
     outbox: Mutex<Ring<Notification>>,
+}
+
+impl EnvState {
+    /// Where a redirect-mode flow's browser signs on: the application's `login_page_url` with
+    /// `environmentId` and `flowId` (PingOne's custom sign-on), or the emulator's page.
+    fn sign_on_page(&self, flow: &Flow) -> String {
+        match self
+            .env
+            .client(&flow.client_id)
+            .and_then(|c| c.login_page_url.as_deref())
+        {
+            Some(page) => {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("environmentId", &self.env.id)
+                    .append_pair("flowId", &flow.id)
+                    .finish();
+                let sep = if page.contains('?') { '&' } else { '?' };
+                format!("{page}{sep}{query}")
+            }
+            None => self.urls.signon(&flow.id),
+        }
+    }
 }
 
 struct Shared {
@@ -177,6 +200,10 @@ impl Authz {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(axum::middleware::from_fn_with_state(
+                self.shared.clone(),
+                cors::cors,
+            ))
             .with_state(self.shared.clone())
     }
 
@@ -319,7 +346,7 @@ impl Shared {
         if flow.status.is_final() {
             return Ok(finish_redirect(&flow));
         }
-        let location = st.urls.signon(&flow.id);
+        let location = st.sign_on_page(&flow);
         self.store(st, flow, now);
         Ok(redirect(&location))
     }

@@ -16,11 +16,18 @@ const CONFIG: &str = r#"
 [[environment]]
 id = "env-1"
 region = "na"
+cors_origins = ["https://login.example"]
 [[environment.application]]
 client_id = "app-1"
 name = "App"
 client_secret = "app-1-secret-change-me-0123456789"
 redirect_uris = ["https://app.example/cb"]
+[[environment.application]]
+client_id = "app-2"
+name = "App with its own sign-on page"
+client_secret = "app-2-secret-change-me-0123456789"
+redirect_uris = ["https://app.example/cb"]
+login_page_url = "https://login.example/signon?brand=blue"
 [[environment.user]]
 id = "user-1"
 username = "charlie"
@@ -139,4 +146,81 @@ async fn a_pi_flow_authorize_starts_a_flow_that_the_flows_api_drives() {
         .unwrap();
     let r = router.oneshot(again).await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+fn preflight(uri: &str, origin: &str) -> Request<Body> {
+    Request::options(uri)
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cors_preflights_are_answered_for_the_environments_origins_only() {
+    let r = router()
+        .oneshot(preflight("/env-1/flows/some-flow", "https://login.example"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://login.example");
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert_eq!(h["access-control-allow-methods"], "GET, POST, OPTIONS");
+    assert_eq!(h["access-control-allow-headers"], "content-type");
+    assert_eq!(h["access-control-max-age"], "600");
+    let (status, _, e) = send(preflight("/env-1/as/token", "https://evil.example")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(e["code"], "ACCESS_FAILED");
+    // A request from an allowed origin gets the origin back; others, and the emulator's own
+    // endpoints, nothing.
+    let with = |origin: &str, uri: &str| {
+        Request::get(uri)
+            .header("origin", origin)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = router()
+        .oneshot(with("https://login.example", "/env-1/as/jwks"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://login.example"
+    );
+    assert_eq!(r.headers()["vary"], "Origin");
+    let r = router()
+        .oneshot(with("https://evil.example", "/env-1/as/jwks"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = router()
+        .oneshot(with("https://login.example", "/env-1/emulator/outbox"))
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn a_redirect_mode_authorize_goes_to_the_applications_login_page() {
+    let authorize = |client: &str| {
+        get(&format!(
+            "/env-1/as/authorize?client_id={client}&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
+        ))
+    };
+    let r = router().oneshot(authorize("app-2")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let prefix = "https://login.example/signon?brand=blue&environmentId=env-1&flowId=";
+    assert!(location.starts_with(prefix), "{location}");
+    assert_eq!(location.len(), prefix.len() + 36, "a flow id: {location}");
+    // Without login_page_url: the emulator's own page.
+    let r = router().oneshot(authorize("app-1")).await.unwrap();
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("http://authz.test/env-1/signon/?flowId="),
+        "{location}"
+    );
 }

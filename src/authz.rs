@@ -28,8 +28,13 @@ fn load(path: &Path) -> Result<Config, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--config {}: cannot read the file", path.display()))?;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    Config::from_toml(&text, dir)
-        .map_err(|e| Failure::Usage(anyhow!("--config {}: {e}", path.display())))
+    let config = Config::from_toml(&text, dir)
+        .map_err(|e| Failure::Usage(anyhow!("--config {}: {e}", path.display())))?;
+    for w in &config.warnings {
+        let prefix = crate::color::stderr().paint(crate::color::Role::Warning, "signet: warning:");
+        eprintln!("{prefix} --config {}: {w}", path.display());
+    }
+    Ok(config)
 }
 
 /// The base URL for a bound address: an unspecified address (0.0.0.0, ::) becomes loopback.

@@ -53,7 +53,7 @@ devices = [{{ id = "dev-1", type = "SMS", phone = "+15550100" }}]
 id = "user-2"
 username = "dizzy"
 password = "Bebop"
-devices = [{{ id = "dev-2", type = "PUSH" }}]
+devices = [{{ id = "dev-2", type = "MOBILE" }}]
 [[environment.user]]
 id = "user-3"
 username = "miles"
@@ -64,7 +64,7 @@ password = "Kind-of-Blue"
 id = "user-4"
 username = "ella"
 email = "ella@example.com"
-devices = [{{ id = "dev-4a", type = "EMAIL" }}, {{ id = "dev-4b", type = "PUSH" }}]
+devices = [{{ id = "dev-4a", type = "EMAIL" }}, {{ id = "dev-4b", type = "MOBILE" }}]
 [[environment.template]]
 name = "transaction"
 delivery = "SMS"
@@ -626,7 +626,7 @@ fn several_devices_are_selected_and_push_can_be_cancelled() {
     let f = pi_flow(&s, &[("login_hint_token", &login_hint("ella"))]).json();
     assert_eq!(f["status"], "DEVICE_SELECTION_REQUIRED", "{f}");
     assert_eq!(f["_embedded"]["devices"][0]["email"], "e*****@example.com");
-    assert_eq!(f["_embedded"]["devices"][1]["type"], "PUSH");
+    assert_eq!(f["_embedded"]["devices"][1]["type"], "MOBILE");
     let id = f["id"].as_str().unwrap().to_owned();
     let f = action(
         &s,
@@ -1323,7 +1323,7 @@ fn bad_configs_exit_2_naming_the_problem() {
     let dir = TempDir::new();
     let cases = [
         (config("").replace("region = \"na\"", "region = \"mars\""), "environment \"env-1\": region: unknown region \"mars\""),
-        (config("").replace("type = \"PUSH\"", "type = \"PIGEON\""), "device \"dev-2\": type \"PIGEON\" is not one of SMS, EMAIL, PUSH"),
+        (config("").replace("type = \"MOBILE\"", "type = \"PIGEON\""), "device \"dev-2\": type \"PIGEON\" is not one of SMS, EMAIL, VOICE, MOBILE, TOTP"),
         (config("flow_idle_timeout_seconds = 0"), "flow_idle_timeout_seconds: must be at least 1"),
         (config("").replace("${OTP}", "${OTP"), "template \"transaction\": body: unterminated ${"),
         ("[[environment]]\nid = \"e\"\n[[environment.application]]\nclient_id = \"a\"\nclient_secret = \"s\"\nsupport_unsigned_request_object = true\nrequire_signed_request_object = true\n".to_owned(), "application \"a\": support_unsigned_request_object and require_signed_request_object cannot both be true"),
@@ -1474,4 +1474,182 @@ fn a_sign_on_page_on_another_origin_gets_cors_and_its_own_login_page() {
     );
     let flow: Value = serde_json::from_str(&f.text().unwrap()).unwrap();
     assert_eq!(flow["status"], "USERNAME_PASSWORD_REQUIRED");
+}
+
+const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// The RFC 6238 code for `secret` now, computed by Python's standard library (hmac, hashlib):
+/// an oracle independent of the server's implementation.
+fn totp_by_python(secret: &str) -> String {
+    let script = "import base64,hashlib,hmac,struct,sys,time\n\
+        k = base64.b32decode(sys.argv[1])\n\
+        h = hmac.new(k, struct.pack('>Q', int(time.time()) // 30), hashlib.sha1).digest()\n\
+        o = h[-1] & 15\n\
+        print('%06d' % ((struct.unpack('>I', h[o:o + 4])[0] & 0x7fffffff) % 1000000))";
+    let out = Command::new("python3")
+        .args(["-c", script, secret])
+        .output()
+        .expect("python3");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn devices_config(selection: &str) -> String {
+    let users = format!(
+        r#"
+[[environment.user]]
+id = "user-v"
+username = "vic"
+devices = [{{ id = "dev-v", type = "VOICE", phone = "+15550111", test_mode = true }}]
+[[environment.user]]
+id = "user-m"
+username = "mo"
+devices = [{{ id = "dev-m", type = "MOBILE", otp = true }}]
+[[environment.user]]
+id = "user-t"
+username = "tot"
+devices = [{{ id = "dev-t", type = "TOTP", secret = "{TOTP_SECRET}" }}]
+[[environment.user]]
+id = "user-d"
+username = "duo"
+email = "duo@example.com"
+devices = [{{ id = "dev-d1", type = "SMS", phone = "+15550122" }}, {{ id = "dev-d2", type = "EMAIL", default = true }}]
+"#
+    );
+    config("").replace(
+        "region = \"na\"\n",
+        &format!("region = \"na\"\n{selection}\n"),
+    ) + &users
+}
+
+#[test]
+fn each_device_type_signs_on_as_pingone_names_it() {
+    let s = Server::start(&devices_config(""));
+    // VOICE in test mode: the passcode is read out (the outbox has the voice text) and the flow
+    // response carries it as test.otp.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("vic"))]).json();
+    assert_eq!(f["status"], "OTP_REQUIRED", "{f}");
+    assert_eq!(f["_embedded"]["devices"][0]["type"], "VOICE");
+    assert_eq!(f["_embedded"]["devices"][0]["phone"], "*******11");
+    let id = f["id"].as_str().unwrap().to_owned();
+    let sent = outbox(&s, &id);
+    assert_eq!(
+        (sent[0]["type"].as_str(), sent[0]["deviceType"].as_str()),
+        (Some("VOICE"), Some("VOICE"))
+    );
+    let otp = sent[0]["otp"].as_str().unwrap().to_owned();
+    assert_eq!(sent[0]["message"], format!("Your passcode is {otp}"));
+    assert_eq!(f["test"]["otp"], otp.as_str(), "testMode: {f}");
+    let f = action(&s, &id, "otp.check", json!({ "otp": otp })).json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    let t = redeem(&s, f["authorizeResponse"]["code"].as_str().unwrap(), &[]).json();
+    assert_eq!(
+        verify_id_token(&s, t["id_token"].as_str().unwrap())["amr"],
+        json!(["tel", "otp"])
+    );
+
+    // MOBILE: a push, and with otp = true the app's passcode is accepted instead.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("mo"))]).json();
+    assert_eq!(f["status"], "PUSH_CONFIRMATION_REQUIRED", "{f}");
+    assert!(
+        f["_links"]["otp.check"].is_object()
+            && f["_links"]["cancel.push.authentication"].is_object()
+    );
+    assert!(f.get("test").is_none(), "not in test mode");
+    let id = f["id"].as_str().unwrap().to_owned();
+    let sent = outbox(&s, &id);
+    assert_eq!(
+        (sent[0]["type"].as_str(), sent[0]["deviceType"].as_str()),
+        (Some("PUSH"), Some("MOBILE"))
+    );
+    let otp = sent[0]["otp"].as_str().unwrap().to_owned();
+    let f = action(&s, &id, "otp.check", json!({ "otp": otp })).json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    // ... or approved as a push.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("mo"))]).json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{id}/approve"))));
+    assert_eq!(r.json()["status"], "COMPLETED");
+
+    // TOTP: nothing is sent; the code the test computes from the secret is accepted, others not.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("tot"))]).json();
+    assert_eq!(f["status"], "OTP_REQUIRED", "{f}");
+    assert_eq!(f["_embedded"]["devices"][0]["type"], "TOTP");
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert!(outbox(&s, &id).is_empty());
+    let code = totp_by_python(TOTP_SECRET);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let r = action(&s, &id, "otp.check", json!({ "otp": wrong }));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["details"][0]["innerError"]["failuresRemaining"], 2);
+    let f = action(&s, &id, "otp.check", json!({ "otp": code })).json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    let t = redeem(&s, f["authorizeResponse"]["code"].as_str().unwrap(), &[]).json();
+    assert_eq!(
+        verify_id_token(&s, t["id_token"].as_str().unwrap())["amr"],
+        json!(["swk", "otp"])
+    );
+
+    // PROMPT_TO_SELECT (the default) with two devices: the user picks.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("duo"))]).json();
+    assert_eq!(f["status"], "DEVICE_SELECTION_REQUIRED", "{f}");
+}
+
+#[test]
+fn device_selection_policies_and_the_deprecated_push_type() {
+    let s = Server::start(&devices_config("device_selection = \"DEFAULT_TO_FIRST\""));
+    // The default device at once; another may still be selected.
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("duo"))]).json();
+    assert_eq!(f["status"], "OTP_REQUIRED", "{f}");
+    assert_eq!(f["selectedDevice"]["id"], "dev-d2");
+    assert!(f["_links"]["device.select"].is_object(), "{f}");
+    let id = f["id"].as_str().unwrap().to_owned();
+    let f = action(
+        &s,
+        &id,
+        "device.select",
+        json!({"device": {"id": "dev-d1"}}),
+    )
+    .json();
+    assert_eq!(f["selectedDevice"]["id"], "dev-d1");
+    assert_eq!(outbox(&s, &id).len(), 2, "an EMAIL, then an SMS");
+    drop(s);
+
+    let s = Server::start(&devices_config(
+        "device_selection = \"ALWAYS_DISPLAY_DEVICES\"",
+    ));
+    let f = pi_flow(&s, &[("login_hint_token", &login_hint("vic"))]).json();
+    assert_eq!(
+        f["status"], "DEVICE_SELECTION_REQUIRED",
+        "even with one device: {f}"
+    );
+    drop(s);
+
+    // PUSH is accepted as MOBILE, with a warning.
+    let dir = TempDir::new();
+    let path = dir.write(
+        "push.toml",
+        config("").replace(
+            "type = \"MOBILE\" }]\n[[environment.user]]\nid = \"user-3\"",
+            "type = \"PUSH\" }]\n[[environment.user]]\nid = \"user-3\"",
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["authz", "--config", &path, "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("signet authz listening on "), "{line}");
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("device \"dev-2\": type \"PUSH\" is deprecated and will be refused in the next release; PingOne calls it MOBILE"),
+        "{stderr}"
+    );
 }

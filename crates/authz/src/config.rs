@@ -61,31 +61,103 @@ fn invalid(at: impl fmt::Display, problem: impl fmt::Display) -> ConfigError {
 }
 
 /// How a device delivers a passcode or a confirmation; also a template's `delivery`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceType {
     Sms,
     Email,
-    Push,
+    /// An OTP read out by a phone call (the outbox records the voice text).
+    Voice,
+    /// PingOne's MFA app: push approve/deny, and with `otp = true` an OTP the app shows.
+    Mobile,
+    /// An authenticator app: RFC 6238 codes from the device's `secret`.
+    Totp,
 }
 
 impl DeviceType {
+    pub const ALL: [DeviceType; 5] = [
+        DeviceType::Sms,
+        DeviceType::Email,
+        DeviceType::Voice,
+        DeviceType::Mobile,
+        DeviceType::Totp,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceType::Sms => "SMS",
             DeviceType::Email => "EMAIL",
-            DeviceType::Push => "PUSH",
+            DeviceType::Voice => "VOICE",
+            DeviceType::Mobile => "MOBILE",
+            DeviceType::Totp => "TOTP",
         }
     }
 
-    /// `SMS`, `EMAIL` or `PUSH`, case-insensitively.
-    pub fn parse(s: &str) -> Option<DeviceType> {
-        [DeviceType::Sms, DeviceType::Email, DeviceType::Push]
+    /// A PingOne device type, case-insensitively; and whether the name was the deprecated
+    /// `PUSH` (this emulator's earlier name for `MOBILE`).
+    pub fn parse(s: &str) -> Option<(DeviceType, bool)> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("PUSH") {
+            return Some((DeviceType::Mobile, true));
+        }
+        DeviceType::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(s))
+            .map(|d| (d, false))
+    }
+
+    /// How a notification reaches the device (none for TOTP: the app computes the code).
+    pub fn delivery(self) -> Option<Delivery> {
+        match self {
+            DeviceType::Sms => Some(Delivery::Sms),
+            DeviceType::Email => Some(Delivery::Email),
+            DeviceType::Voice => Some(Delivery::Voice),
+            DeviceType::Mobile => Some(Delivery::Push),
+            DeviceType::Totp => None,
+        }
+    }
+}
+
+impl fmt::Display for DeviceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A notification's delivery method, as PingOne's notification templates name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sms,
+    Email,
+    Voice,
+    Push,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 4] = [
+        Delivery::Sms,
+        Delivery::Email,
+        Delivery::Voice,
+        Delivery::Push,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Sms => "SMS",
+            Delivery::Email => "EMAIL",
+            Delivery::Voice => "VOICE",
+            Delivery::Push => "PUSH",
+        }
+    }
+
+    /// `SMS`, `EMAIL`, `VOICE` or `PUSH`, case-insensitively.
+    pub fn parse(s: &str) -> Option<Delivery> {
+        Delivery::ALL
             .into_iter()
             .find(|d| d.as_str().eq_ignore_ascii_case(s.trim()))
     }
 }
 
-impl fmt::Display for DeviceType {
+impl fmt::Display for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -126,6 +198,8 @@ pub struct Config {
     pub base_url: Option<String>,
     pub limits: Limits,
     pub environments: Vec<Environment>,
+    /// What is accepted but deprecated (a device of type `PUSH`), for the server to print.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +209,7 @@ pub struct Environment {
     /// Origins (`scheme://host[:port]`) whose pages may call the Flows API and `/as` endpoints
     /// from a browser (CORS); `"*"` allows any origin, without credentials.
     pub cors_origins: Vec<String>,
+    pub device_selection: DeviceSelection,
     pub applications: Vec<Client>,
     pub users: Vec<UserRecord>,
     pub templates: Vec<TemplateRecord>,
@@ -209,15 +284,47 @@ pub struct Device {
     pub kind: DeviceType,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// MOBILE: the app also shows an OTP, which `otp.check` accepts besides the push.
+    pub otp: bool,
+    /// TOTP: the shared secret (decoded from the configuration's base32).
+    pub secret: Vec<u8>,
+    /// PingOne's `testMode`: the flow response carries the OTP as `test.otp`.
+    pub test_mode: bool,
+    /// The device chosen first under `DEFAULT_TO_FIRST` (default: the first listed).
+    pub default: bool,
 }
 
 impl Device {
-    /// Where a notification goes: the phone number, the email address, or (push) the device.
+    /// Where a notification goes: the phone number, the email address, or the device.
     pub fn address(&self) -> String {
         match self.kind {
-            DeviceType::Sms => self.phone.clone().unwrap_or_default(),
+            DeviceType::Sms | DeviceType::Voice => self.phone.clone().unwrap_or_default(),
             DeviceType::Email => self.email.clone().unwrap_or_default(),
-            DeviceType::Push => self.id.clone(),
+            DeviceType::Mobile | DeviceType::Totp => self.id.clone(),
+        }
+    }
+}
+
+/// How a user with several devices gets one (PingOne's MFA policy `deviceSelection`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeviceSelection {
+    /// The default device (or the first) at once; `device.select` may change it.
+    DefaultToFirst,
+    /// With one device, that one; with several, `DEVICE_SELECTION_REQUIRED` (our default: the
+    /// emulator's behaviour before device selection was configurable).
+    #[default]
+    PromptToSelect,
+    /// `DEVICE_SELECTION_REQUIRED` even with one device.
+    AlwaysDisplayDevices,
+}
+
+impl DeviceSelection {
+    pub fn parse(s: &str) -> Option<DeviceSelection> {
+        match s.trim() {
+            "DEFAULT_TO_FIRST" => Some(DeviceSelection::DefaultToFirst),
+            "PROMPT_TO_SELECT" => Some(DeviceSelection::PromptToSelect),
+            "ALWAYS_DISPLAY_DEVICES" => Some(DeviceSelection::AlwaysDisplayDevices),
+            _ => None,
         }
     }
 }
@@ -226,7 +333,7 @@ impl Device {
 pub struct TemplateRecord {
     pub name: String,
     pub variant: Option<String>,
-    pub delivery: DeviceType,
+    pub delivery: Delivery,
     pub body: String,
 }
 
@@ -254,6 +361,7 @@ struct RawEnvironment {
     region: Option<String>,
     #[serde(default)]
     cors_origins: Vec<String>,
+    device_selection: Option<String>,
     #[serde(default, rename = "application")]
     applications: Vec<RawApplication>,
     #[serde(default, rename = "user")]
@@ -305,6 +413,13 @@ struct RawDevice {
     kind: String,
     phone: Option<String>,
     email: Option<String>,
+    #[serde(default)]
+    otp: bool,
+    secret: Option<String>,
+    #[serde(default)]
+    test_mode: bool,
+    #[serde(default)]
+    default: bool,
 }
 
 #[derive(Deserialize)]
@@ -343,8 +458,9 @@ impl Config {
         }
         let mut ids = HashSet::new();
         let mut environments = Vec::new();
+        let mut warnings = Vec::new();
         for (i, e) in raw.environments.into_iter().enumerate() {
-            let env = environment(i, e, base_dir)?;
+            let env = environment(i, e, base_dir, &mut warnings)?;
             if !ids.insert(env.id.clone()) {
                 return Err(invalid(
                     format!("environment \"{}\"", env.id),
@@ -358,6 +474,7 @@ impl Config {
             base_url,
             limits,
             environments,
+            warnings,
         })
     }
 }
@@ -433,7 +550,12 @@ fn non_empty(at: &str, field: &str, value: &str) -> Result<String, ConfigError> 
     }
 }
 
-fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environment, ConfigError> {
+fn environment(
+    i: usize,
+    e: RawEnvironment,
+    base_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Environment, ConfigError> {
     let at = format!("environment[{i}]");
     check_environment_id(&e.id).map_err(|err| invalid(&at, format!("id: {err}")))?;
     let at = format!("environment \"{}\"", e.id);
@@ -444,6 +566,15 @@ fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environme
     for origin in &e.cors_origins {
         cors_origin(&at, origin)?;
     }
+    let device_selection = match &e.device_selection {
+        None => DeviceSelection::default(),
+        Some(s) => DeviceSelection::parse(s).ok_or_else(|| {
+            invalid(
+                &at,
+                format!("device_selection \"{s}\" is not one of DEFAULT_TO_FIRST, PROMPT_TO_SELECT, ALWAYS_DISPLAY_DEVICES"),
+            )
+        })?,
+    };
     let mut applications: Vec<Client> = Vec::new();
     for a in e.applications {
         let c = application(&at, a, base_dir)?;
@@ -460,7 +591,7 @@ fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environme
     }
     let mut users: Vec<UserRecord> = Vec::new();
     for u in e.users {
-        let u = user(&at, u)?;
+        let u = user(&at, u, warnings)?;
         let uat = format!("{at} user \"{}\"", u.id);
         for o in &users {
             if o.id == u.id || o.username == u.id {
@@ -509,6 +640,7 @@ fn environment(i: usize, e: RawEnvironment, base_dir: &Path) -> Result<Environme
         id: e.id,
         region,
         cors_origins: e.cors_origins,
+        device_selection,
         applications,
         users,
         templates,
@@ -629,7 +761,7 @@ fn jwks(at: &str, base_dir: &Path, path: &str) -> Result<KeySet, ConfigError> {
     Ok(keys)
 }
 
-fn user(env_at: &str, u: RawUser) -> Result<UserRecord, ConfigError> {
+fn user(env_at: &str, u: RawUser, warnings: &mut Vec<String>) -> Result<UserRecord, ConfigError> {
     let at = format!("{env_at} user \"{}\"", u.id);
     let id = non_empty(&at, "id", &u.id)?;
     let username = non_empty(&at, "username", &u.username)?;
@@ -642,15 +774,42 @@ fn user(env_at: &str, u: RawUser) -> Result<UserRecord, ConfigError> {
     let mut devices = Vec::new();
     for d in u.devices {
         let dat = format!("{at} device \"{}\"", d.id);
-        let kind = DeviceType::parse(&d.kind).ok_or_else(|| {
+        let (kind, deprecated) = DeviceType::parse(&d.kind).ok_or_else(|| {
             invalid(
                 &dat,
-                format!("type \"{}\" is not one of SMS, EMAIL, PUSH", d.kind),
+                format!(
+                    "type \"{}\" is not one of SMS, EMAIL, VOICE, MOBILE, TOTP",
+                    d.kind
+                ),
             )
         })?;
+        if deprecated {
+            warnings.push(format!(
+                "{dat}: type \"PUSH\" is deprecated and will be refused in the next release; PingOne calls it MOBILE"
+            ));
+        }
+        if d.otp && kind != DeviceType::Mobile {
+            return Err(invalid(&dat, "otp = true is for MOBILE devices"));
+        }
+        let secret = match (&d.secret, kind) {
+            (Some(text), DeviceType::Totp) => crate::totp::decode_secret(text)
+                .map_err(|e| invalid(&dat, format!("secret: {e}")))?,
+            (None, DeviceType::Totp) => {
+                return Err(invalid(
+                    &dat,
+                    "a TOTP device needs a secret (base32, as authenticator apps take it)",
+                ))
+            }
+            (Some(_), _) => return Err(invalid(&dat, "secret is for TOTP devices")),
+            (None, _) => Vec::new(),
+        };
         let device = Device {
             id: non_empty(&dat, "id", &d.id)?,
             kind,
+            otp: d.otp,
+            secret,
+            test_mode: d.test_mode,
+            default: d.default,
             phone: d.phone,
             // An EMAIL device without its own address uses the user's.
             email: d.email.or_else(|| {
@@ -660,8 +819,14 @@ fn user(env_at: &str, u: RawUser) -> Result<UserRecord, ConfigError> {
             }),
         };
         match kind {
-            DeviceType::Sms if device.phone.as_deref().is_none_or(str::is_empty) => {
-                return Err(invalid(&dat, "an SMS device needs a phone"))
+            DeviceType::Sms | DeviceType::Voice
+                if device.phone.as_deref().is_none_or(str::is_empty) =>
+            {
+                let article = if kind == DeviceType::Sms { "an" } else { "a" };
+                return Err(invalid(
+                    &dat,
+                    format!("{article} {kind} device needs a phone"),
+                ));
             }
             DeviceType::Email if device.email.as_deref().is_none_or(str::is_empty) => {
                 return Err(invalid(
@@ -671,7 +836,16 @@ fn user(env_at: &str, u: RawUser) -> Result<UserRecord, ConfigError> {
             }
             _ => {}
         }
+        if devices.iter().any(|o: &Device| o.id == device.id) {
+            return Err(invalid(
+                &dat,
+                "the id is used by another of the user's devices",
+            ));
+        }
         devices.push(device);
+    }
+    if devices.iter().filter(|d| d.default).count() > 1 {
+        return Err(invalid(&at, "more than one device has default = true"));
     }
     Ok(UserRecord {
         id,
@@ -687,10 +861,13 @@ fn user(env_at: &str, u: RawUser) -> Result<UserRecord, ConfigError> {
 fn template_record(env_at: &str, t: RawTemplate) -> Result<TemplateRecord, ConfigError> {
     let at = format!("{env_at} template \"{}\"", t.name);
     let name = non_empty(&at, "name", &t.name)?;
-    let delivery = DeviceType::parse(&t.delivery).ok_or_else(|| {
+    let delivery = Delivery::parse(&t.delivery).ok_or_else(|| {
         invalid(
             &at,
-            format!("delivery \"{}\" is not one of SMS, EMAIL, PUSH", t.delivery),
+            format!(
+                "delivery \"{}\" is not one of SMS, EMAIL, VOICE, PUSH",
+                t.delivery
+            ),
         )
     })?;
     if let Some(v) = &t.variant {
@@ -760,14 +937,35 @@ body = "Approve ${sum}: ${OTP}"
         let u = e.find_user("charlie").unwrap();
         assert_eq!(u.devices[1].kind, DeviceType::Email);
         assert_eq!(u.devices[1].email.as_deref(), Some("charlie@example.com"));
-        assert_eq!(e.templates[0].delivery, DeviceType::Sms);
+        assert_eq!(e.templates[0].delivery, Delivery::Sms);
+    }
+
+    #[test]
+    fn push_is_a_deprecated_name_for_mobile() {
+        let c = Config::from_toml(
+            &GOOD.replace("type = \"SMS\", phone = \"+15550100\"", "type = \"PUSH\""),
+            Path::new("."),
+        )
+        .unwrap();
+        let d = &c.environments[0].users[0].devices[0];
+        assert_eq!(d.kind, DeviceType::Mobile);
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].contains("type \"PUSH\" is deprecated"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(Config::from_toml(GOOD, Path::new("."))
+            .unwrap()
+            .warnings
+            .is_empty());
     }
 
     #[test]
     fn problems_are_named() {
         let cases = [
             (GOOD.replace("region = \"eu\"", "region = \"us\""), "environment \"env-1\": region: unknown region \"us\""),
-            (GOOD.replace("type = \"SMS\"", "type = \"FAX\""), "device \"dev-1\": type \"FAX\" is not one of SMS, EMAIL, PUSH"),
+            (GOOD.replace("type = \"SMS\"", "type = \"FAX\""), "device \"dev-1\": type \"FAX\" is not one of SMS, EMAIL, VOICE, MOBILE, TOTP"),
             (GOOD.replace(", phone = \"+15550100\"", ""), "device \"dev-1\": an SMS device needs a phone"),
             (GOOD.replace("${OTP}", "${OTP"), "template \"transaction\": body: unterminated ${"),
             (GOOD.replace("client_secret = \"secret-of-app-1-long-enough-for-hs256\"", "client_secret = \"\""), "application \"app-1\": client_secret is empty"),
@@ -780,6 +978,12 @@ body = "Approve ${sum}: ${OTP}"
             (GOOD.replace("[[environment.template]]", "[[environment.user]]\nid = \"user-2\"\nusername = \"charlie\"\n[[environment.template]]"), "user \"user-2\": username \"charlie\" is used by another user"),
             (format!("{GOOD}\n[[environment.template]]\nname = \"transaction\"\ndelivery = \"sms\"\nbody = \"x\""), "same name, variant (none) and delivery (SMS)"),
             ("listen = \"127.0.0.1:1\"".to_owned(), "no [[environment]] is configured"),
+            (GOOD.replace("type = \"SMS\", phone = \"+15550100\"", "type = \"TOTP\""), "device \"dev-1\": a TOTP device needs a secret"),
+            (GOOD.replace("type = \"SMS\", phone = \"+15550100\"", "type = \"TOTP\", secret = \"!!\""), "device \"dev-1\": secret: not base32"),
+            (GOOD.replace(", phone = \"+15550100\"", ", phone = \"+15550100\", otp = true"), "otp = true is for MOBILE devices"),
+            (GOOD.replace("type = \"SMS\", phone = \"+15550100\"", "type = \"VOICE\""), "a VOICE device needs a phone"),
+            (GOOD.replace("region = \"eu\"", "region = \"eu\"\ndevice_selection = \"RANDOM\""), "device_selection \"RANDOM\" is not one of"),
+            (GOOD.replace("region = \"eu\"", "region = \"eu\"\ncors_origins = [\"https://x.example/path\"]"), "cors_origins: \"https://x.example/path\" is not an origin"),
         ];
         for (text, want) in cases {
             let got = error(&text);

@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Device, DeviceType, Environment, UserRecord};
+use crate::config::{Delivery, Device, DeviceSelection, DeviceType, Environment, UserRecord};
 use crate::random::{self, Random};
 use crate::request::AuthRequest;
 use crate::template::{self, TemplateError};
@@ -71,7 +71,10 @@ pub enum Factor {
     Password,
     Sms,
     Email,
+    Voice,
     Push,
+    /// A code from an app: a TOTP authenticator, or PingOne's MFA app.
+    AppOtp,
 }
 
 /// RFC 8176 authentication method references for the factors used; `mfa` when a password and a
@@ -83,7 +86,9 @@ pub fn amr(factors: &[Factor]) -> Vec<&'static str> {
             Factor::Password => &["pwd"],
             Factor::Sms => &["sms", "otp"],
             Factor::Email => &["otp"],
+            Factor::Voice => &["tel", "otp"],
             Factor::Push => &["swk", "user"],
+            Factor::AppOtp => &["swk", "otp"],
         };
         for r in refs {
             if !out.contains(r) {
@@ -152,7 +157,8 @@ pub struct Start {
 pub struct Notification {
     pub flow_id: String,
     pub device_id: String,
-    pub kind: DeviceType,
+    pub device_type: DeviceType,
+    pub delivery: Delivery,
     /// Phone number, email address, or (push) the device id.
     pub to: String,
     pub message: String,
@@ -319,11 +325,13 @@ pub fn allowed_actions(flow: &Flow, env: &Environment) -> Vec<&'static str> {
         .as_deref()
         .and_then(|u| env.user(u))
         .is_some_and(|u| u.devices.len() > 1);
+    let app_otp = flow_device(flow, env).is_some_and(|d| d.otp);
     match flow.status {
         Status::UsernamePasswordRequired => vec![USERNAME_PASSWORD_CHECK],
         Status::DeviceSelectionRequired => vec![DEVICE_SELECT],
         Status::OtpRequired if several => vec![OTP_CHECK, DEVICE_SELECT],
         Status::OtpRequired => vec![OTP_CHECK],
+        Status::PushConfirmationRequired if app_otp => vec![CANCEL_PUSH, OTP_CHECK],
         Status::PushConfirmationRequired => vec![CANCEL_PUSH],
         Status::Completed | Status::Failed => Vec::new(),
     }
@@ -388,14 +396,24 @@ pub fn apply(
             let device = user
                 .device(&device_id)
                 .ok_or(FlowError::UnknownDevice(device_id))?;
-            select(flow, user, device, ctx).map(|n| vec![n])
+            select(flow, user, device, ctx).map(|n| n.into_iter().collect())
         }
         Action::OtpCheck { otp } => {
-            let expected = flow.otp.clone().unwrap_or_default();
-            if !expected.is_empty() && equal(expected.as_bytes(), otp.trim().as_bytes()) {
-                let kind = flow_device(flow, ctx.env).map(|d| d.kind);
-                flow.factors.push(match kind {
+            let device = flow_device(flow, ctx.env);
+            let right = match device {
+                Some(d) if d.kind == DeviceType::Totp => {
+                    crate::totp::verify(&d.secret, &otp, ctx.now_ms.div_euclid(1000))
+                }
+                _ => {
+                    let expected = flow.otp.clone().unwrap_or_default();
+                    !expected.is_empty() && equal(expected.as_bytes(), otp.trim().as_bytes())
+                }
+            };
+            if right {
+                flow.factors.push(match device.map(|d| d.kind) {
                     Some(DeviceType::Email) => Factor::Email,
+                    Some(DeviceType::Voice) => Factor::Voice,
+                    Some(DeviceType::Mobile | DeviceType::Totp) => Factor::AppOtp,
                     _ => Factor::Sms,
                 });
                 flow.transaction_approved = flow.template.is_some();
@@ -467,58 +485,75 @@ fn identified(
 ) -> Result<Vec<Notification>, FlowError> {
     flow.user_id = Some(user_id);
     let user = flow_user(flow, ctx.env)?;
-    match user.devices.as_slice() {
-        [] => {
-            complete(flow, ctx.now_ms);
-            Ok(Vec::new())
-        }
-        [only] => select(flow, user, only, ctx).map(|n| vec![n]),
-        _ => {
-            flow.status = Status::DeviceSelectionRequired;
-            Ok(Vec::new())
-        }
+    let first = user
+        .devices
+        .iter()
+        .find(|d| d.default)
+        .or(user.devices.first());
+    let Some(first) = first else {
+        complete(flow, ctx.now_ms);
+        return Ok(Vec::new());
+    };
+    let prompt = match ctx.env.device_selection {
+        DeviceSelection::DefaultToFirst => false,
+        DeviceSelection::PromptToSelect => user.devices.len() > 1,
+        DeviceSelection::AlwaysDisplayDevices => true,
+    };
+    if prompt {
+        flow.status = Status::DeviceSelectionRequired;
+        return Ok(Vec::new());
     }
+    select(flow, user, first, ctx).map(|n| n.into_iter().collect())
 }
 
-/// Sends the passcode (SMS/EMAIL) or the push notification to `device`.
+/// Selects `device`: sends the passcode (SMS, EMAIL, VOICE) or the push notification (MOBILE,
+/// with the app's OTP when it has `otp = true`); a TOTP device is sent nothing (its app computes
+/// the code).
 fn select(
     flow: &mut Flow,
     user: &UserRecord,
     device: &Device,
     ctx: &mut Ctx<'_>,
-) -> Result<Notification, FlowError> {
+) -> Result<Option<Notification>, FlowError> {
+    flow.device_id = Some(device.id.clone());
+    flow.otp_failures = 0;
+    let Some(delivery) = device.kind.delivery() else {
+        flow.otp = None;
+        flow.status = Status::OtpRequired;
+        return Ok(None);
+    };
     let otp = random::otp(ctx.rng).map_err(FlowError::Random)?;
     let requested = flow
         .template
         .as_ref()
         .map(|t| (t.name.as_str(), t.variant.as_deref(), &t.variables));
-    let message =
-        match template::message(&ctx.env.templates, requested, device.kind, &otp, Some(user)) {
-            Ok(m) => m,
-            Err(e) => {
-                fail(flow, "server_error", e.to_string());
-                return Err(FlowError::Template(e));
-            }
-        };
-    let push = device.kind == DeviceType::Push;
-    flow.device_id = Some(device.id.clone());
-    flow.otp = (!push).then(|| otp.clone());
-    flow.otp_failures = 0;
+    let message = match template::message(&ctx.env.templates, requested, delivery, &otp, Some(user))
+    {
+        Ok(m) => m,
+        Err(e) => {
+            fail(flow, "server_error", e.to_string());
+            return Err(FlowError::Template(e));
+        }
+    };
+    let push = delivery == Delivery::Push;
+    let with_otp = !push || device.otp;
+    flow.otp = with_otp.then(|| otp.clone());
     flow.status = if push {
         Status::PushConfirmationRequired
     } else {
         Status::OtpRequired
     };
-    Ok(Notification {
+    Ok(Some(Notification {
         flow_id: flow.id.clone(),
         device_id: device.id.clone(),
-        kind: device.kind,
+        device_type: device.kind,
+        delivery,
         to: device.address(),
         message,
-        otp: (!push).then_some(otp),
+        otp: with_otp.then_some(otp),
         client_context: flow.client_context.clone(),
         created_ms: ctx.now_ms,
-    })
+    }))
 }
 
 fn complete(flow: &mut Flow, now_ms: i64) {
@@ -552,6 +587,10 @@ mod tests {
             kind,
             phone: Some("+15550100".into()),
             email: Some("c@example.com".into()),
+            otp: false,
+            secret: Vec::new(),
+            test_mode: false,
+            default: false,
         }
     }
 
@@ -572,23 +611,24 @@ mod tests {
             id: "env".into(),
             region: Region::Na,
             cors_origins: vec![],
+            device_selection: DeviceSelection::default(),
             applications: vec![],
             users: vec![
                 user("none", vec![]),
                 user("sms", vec![device("d-sms", DeviceType::Sms)]),
-                user("push", vec![device("d-push", DeviceType::Push)]),
+                user("push", vec![device("d-push", DeviceType::Mobile)]),
                 user(
                     "many",
                     vec![
                         device("m-email", DeviceType::Email),
-                        device("m-push", DeviceType::Push),
+                        device("m-push", DeviceType::Mobile),
                     ],
                 ),
             ],
             templates: vec![TemplateRecord {
                 name: "transaction".into(),
                 variant: None,
-                delivery: DeviceType::Sms,
+                delivery: Delivery::Sms,
                 body: "Pay ${sum}? OTP: ${OTP}".into(),
             }],
         }
@@ -669,7 +709,10 @@ mod tests {
         let n = &sent[0];
         let otp = n.otp.clone().unwrap();
         assert_eq!(n.message, format!("Pay 5 USD? OTP: {otp}"));
-        assert_eq!((n.to.as_str(), n.kind), ("+15550100", DeviceType::Sms));
+        assert_eq!(
+            (n.to.as_str(), n.device_type),
+            ("+15550100", DeviceType::Sms)
+        );
         assert_eq!(n.client_context["alert.color"], "red");
         run(&mut f, Action::OtpCheck { otp }).unwrap();
         assert_eq!(f.status, Status::Completed);
@@ -765,7 +808,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(sent[0].kind, DeviceType::Push);
+        assert_eq!(sent[0].delivery, Delivery::Push);
         run(
             &mut f,
             Action::CancelPush {

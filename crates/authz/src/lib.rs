@@ -36,6 +36,7 @@ pub mod random;
 pub mod request;
 pub mod store;
 pub mod template;
+pub mod totp;
 pub mod view;
 
 pub use clock::Clock;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{DeviceType, TemplateRecord, UserRecord};
+use crate::config::{Delivery, TemplateRecord, UserRecord};
 pub use crate::placeholder::{placeholders, same_variant, SyntaxError};
 
 /// The passcode's placeholder, always supplied by the server (a client cannot set it).
@@ -115,7 +115,7 @@ pub fn select<'t>(
     templates: &'t [TemplateRecord],
     name: &str,
     variant: Option<&str>,
-    delivery: DeviceType,
+    delivery: Delivery,
 ) -> Result<&'t TemplateRecord, TemplateError> {
     let c = candidates(templates, name, variant)?;
     c.iter()
@@ -181,7 +181,7 @@ pub fn check(
 pub fn message(
     templates: &[TemplateRecord],
     requested: Option<(&str, Option<&str>, &Map<String, Value>)>,
-    delivery: DeviceType,
+    delivery: Delivery,
     otp: &str,
     user: Option<&UserRecord>,
 ) -> Result<String, TemplateError> {
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(render("é${a}ü", |_| Some("x".into())).unwrap(), "éxü");
     }
 
-    fn t(name: &str, variant: Option<&str>, delivery: DeviceType, body: &str) -> TemplateRecord {
+    fn t(name: &str, variant: Option<&str>, delivery: Delivery, body: &str) -> TemplateRecord {
         TemplateRecord {
             name: name.into(),
             variant: variant.map(Into::into),
@@ -231,17 +231,17 @@ mod tests {
 
     fn templates() -> Vec<TemplateRecord> {
         vec![
-            t("transaction", None, DeviceType::Sms, SEED),
+            t("transaction", None, Delivery::Sms, SEED),
             t(
                 "transaction",
                 Some("high-value"),
-                DeviceType::Sms,
+                Delivery::Sms,
                 "HIGH VALUE: ${sum} ${currency}. OTP ${OTP}",
             ),
             t(
                 "transaction",
                 None,
-                DeviceType::Push,
+                Delivery::Push,
                 "Approve ${sum} ${currency} to ${recipient}?",
             ),
         ]
@@ -259,7 +259,7 @@ mod tests {
         let m = message(
             &templates(),
             Some(("transaction", None, &seed_vars())),
-            DeviceType::Sms,
+            Delivery::Sms,
             "123456",
             None,
         );
@@ -270,7 +270,7 @@ mod tests {
         let push = message(
             &templates(),
             Some(("transaction", None, &seed_vars())),
-            DeviceType::Push,
+            Delivery::Push,
             "1",
             None,
         );
@@ -279,7 +279,7 @@ mod tests {
         let email = message(
             &templates(),
             Some(("transaction", Some("HIGH-VALUE"), &seed_vars())),
-            DeviceType::Email,
+            Delivery::Email,
             "654321",
             None,
         );
@@ -293,7 +293,7 @@ mod tests {
         let m = message(
             &templates(),
             Some(("transaction", None, &vars)),
-            DeviceType::Sms,
+            Delivery::Sms,
             "987654",
             None,
         );
@@ -324,7 +324,7 @@ mod tests {
         vars.insert("recipient".into(), Value::Null);
         assert!(check(&ts, "transaction", None, &vars).is_err());
         assert!(check(&ts, "transaction", Some("high-value"), &seed_vars()).is_ok());
-        let only_variants = vec![t("x", Some("a"), DeviceType::Sms, "${OTP}")];
+        let only_variants = vec![t("x", Some("a"), Delivery::Sms, "${OTP}")];
         assert!(matches!(
             check(&only_variants, "x", None, &Map::new()),
             Err(TemplateError::NoDefault { .. })
@@ -333,12 +333,12 @@ mod tests {
 
     #[test]
     fn defaults_and_builtins() {
-        let m = message(&[], None, DeviceType::Sms, "111111", None).unwrap();
+        let m = message(&[], None, Delivery::Sms, "111111", None).unwrap();
         assert_eq!(m, "Your passcode is 111111");
         let strong = vec![t(
             STRONG_AUTHENTICATION,
             None,
-            DeviceType::Email,
+            Delivery::Email,
             "Hi ${user.name.given}, code ${OTP}",
         )];
         let user = UserRecord {
@@ -350,7 +350,7 @@ mod tests {
             password: None,
             devices: vec![],
         };
-        let m = message(&strong, None, DeviceType::Sms, "222222", Some(&user)).unwrap();
+        let m = message(&strong, None, Delivery::Sms, "222222", Some(&user)).unwrap();
         assert_eq!(m, "Hi Charlie, code 222222");
         let vars = json!({"n": 5, "ok": true}).as_object().cloned().unwrap();
         assert_eq!(

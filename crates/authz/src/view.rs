@@ -64,7 +64,7 @@ fn device_json(d: &Device) -> Value {
     m.insert("type".into(), d.kind.as_str().into());
     m.insert("status".into(), "ACTIVE".into());
     match d.kind {
-        DeviceType::Sms => {
+        DeviceType::Sms | DeviceType::Voice => {
             m.insert(
                 "phone".into(),
                 mask_phone(d.phone.as_deref().unwrap_or_default()).into(),
@@ -76,9 +76,26 @@ fn device_json(d: &Device) -> Value {
                 mask_email(d.email.as_deref().unwrap_or_default()).into(),
             );
         }
-        DeviceType::Push => {}
+        DeviceType::Mobile | DeviceType::Totp => {}
     }
     Value::Object(m)
+}
+
+/// PingOne's `testMode`: the passcode a device in test mode would receive (for TOTP, the code at
+/// the flow's last activity), while the flow waits for it.
+fn test_otp(flow: &Flow, env: &Environment, touched_ms: i64) -> Option<String> {
+    let waiting = matches!(
+        flow.status,
+        Status::OtpRequired | Status::PushConfirmationRequired
+    );
+    let device = flow::flow_device(flow, env).filter(|d| d.test_mode && waiting)?;
+    if device.kind == DeviceType::Totp {
+        return Some(crate::totp::code_at(
+            &device.secret,
+            touched_ms.div_euclid(1000),
+        ));
+    }
+    flow.otp.clone()
 }
 
 /// A flow as the Flows API returns it. `idle_ms` is the idle timeout, `touched_ms` the last
@@ -145,6 +162,9 @@ pub fn flow_json(
     if let Some(d) = &flow.device_id {
         m.insert("selectedDevice".into(), json!({ "id": d }));
     }
+    if let Some(otp) = test_otp(flow, env, touched_ms) {
+        m.insert("test".into(), json!({ "otp": otp }));
+    }
     if flow.status == Status::Completed && flow.request.response_mode == ResponseMode::PiFlow {
         if let Some(code) = &flow.code {
             let mut r = Map::new();
@@ -169,7 +189,8 @@ pub fn notification_json(n: &Notification) -> Value {
     json!({
         "flowId": n.flow_id,
         "deviceId": n.device_id,
-        "type": n.kind.as_str(),
+        "type": n.delivery.as_str(),
+        "deviceType": n.device_type.as_str(),
         "to": n.to,
         "message": n.message,
         "otp": n.otp,
@@ -218,6 +239,7 @@ mod tests {
             id: "env-1".into(),
             region: Region::Na,
             cors_origins: vec![],
+            device_selection: crate::config::DeviceSelection::default(),
             applications: vec![],
             users: vec![UserRecord {
                 id: "user-1".into(),
@@ -229,6 +251,10 @@ mod tests {
                 devices: vec![Device {
                     id: "dev-1".into(),
                     kind: DeviceType::Sms,
+                    otp: false,
+                    secret: Vec::new(),
+                    test_mode: false,
+                    default: false,
                     phone: Some("+15550100".into()),
                     email: None,
                 }],

@@ -37,7 +37,8 @@ pub fn hotp(secret: &[u8], counter: u64, digits: u32) -> String {
     let offset = usize::from(mac.last().copied().unwrap_or(0) & 0x0f);
     let word = mac
         .get(offset..offset + 4)
-        .map_or(0, |b| u32::from_be_bytes([b[0] & 0x7f, b[1], b[2], b[3]]));
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, |b| u32::from_be_bytes(b) & 0x7fff_ffff);
     let modulus = 10u32.saturating_pow(digits);
     format!("{:0width$}", word % modulus, width = digits as usize)
 }

@@ -1653,3 +1653,74 @@ fn device_selection_policies_and_the_deprecated_push_type() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unanswered_push_times_out_and_another_push_can_follow() {
+    let s = Server::start(&config("").replace(
+        "region = \"na\"\n",
+        "region = \"na\"\npush_timeout_seconds = 1\n",
+    ));
+    let ro = seed_request_object(&["--sub", "dizzy"]);
+    let f = pi_flow(&s, &[("request", &ro)]).json();
+    assert_eq!(f["status"], "PUSH_CONFIRMATION_REQUIRED", "{f}");
+    let id = f["id"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(1200));
+    let f = get(&s.url(&format!("/env-1/flows/{id}"))).json();
+    assert_eq!(f["status"], "PUSH_CONFIRMATION_TIMED_OUT", "{f}");
+    assert!(f["_links"]["device.select"].is_object(), "{f}");
+    // Too late to approve; selecting the device again sends a new push.
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{id}/approve"))));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let f = action(&s, &id, "device.select", json!({"device": {"id": "dev-2"}})).json();
+    assert_eq!(f["status"], "PUSH_CONFIRMATION_REQUIRED", "{f}");
+    assert_eq!(outbox(&s, &id).len(), 2);
+    // The emulator's control times a push out at once.
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{id}/timeout"))));
+    assert_eq!(
+        r.json()["status"],
+        "PUSH_CONFIRMATION_TIMED_OUT",
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn wrong_passwords_across_flows_lock_the_user_out_for_a_while() {
+    let s = Server::start(&config("").replace(
+        "region = \"na\"\n",
+        "region = \"na\"\npassword_lockout_failures = 3\npassword_lockout_seconds = 2\n",
+    ));
+    let try_password = |password: &str| {
+        let f = pi_flow(&s, &[]).json();
+        let id = f["id"].as_str().unwrap().to_owned();
+        action(
+            &s,
+            &id,
+            "usernamePassword.check",
+            json!({"username": "miles", "password": password}),
+        )
+    };
+    for remaining in [4, 4, 4] {
+        // Each flow counts its own attempts; the user's are counted across flows.
+        let r = try_password("wrong");
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.json()["details"][0]["innerError"]["failuresRemaining"],
+            remaining
+        );
+    }
+    let r = try_password("Kind-of-Blue");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let (code, target, _) = r.detail();
+    assert_eq!(
+        (code.as_str(), target.as_str()),
+        ("PASSWORD_LOCKED_OUT", "password")
+    );
+    let left = r.json()["details"][0]["innerError"]["secondsUntilUnlock"]
+        .as_i64()
+        .unwrap();
+    assert!((1..=2).contains(&left), "{left}");
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = try_password("Kind-of-Blue");
+    assert_eq!(r.json()["status"], "COMPLETED", "{}", r.body);
+}

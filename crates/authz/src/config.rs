@@ -210,6 +210,11 @@ pub struct Environment {
     /// from a browser (CORS); `"*"` allows any origin, without credentials.
     pub cors_origins: Vec<String>,
     pub device_selection: DeviceSelection,
+    /// A push not answered within this long times out (`PUSH_CONFIRMATION_TIMED_OUT`).
+    pub push_timeout_ms: i64,
+    /// Wrong passwords (across flows) that lock a user out; 0 never does.
+    pub password_lockout_failures: u8,
+    pub password_lockout_ms: i64,
     pub applications: Vec<Client>,
     pub users: Vec<UserRecord>,
     pub templates: Vec<TemplateRecord>,
@@ -305,6 +310,22 @@ impl Device {
     }
 }
 
+/// A push is answered within this long, or times out (PingOne's MFA policy default).
+pub const DEFAULT_PUSH_TIMEOUT_SECONDS: u64 = 40;
+/// Wrong passwords, across flows, that lock a user out (PingOne's default password policy has a
+/// lockout after failures; the numbers are **our choice**).
+pub const DEFAULT_LOCKOUT_FAILURES: u8 = 5;
+pub const DEFAULT_LOCKOUT_SECONDS: u64 = 900;
+
+/// `field` seconds (1 to 86400) as milliseconds, or the default.
+fn seconds_ms(at: &str, field: &str, value: Option<u64>, default: u64) -> Result<i64, ConfigError> {
+    let v = value.unwrap_or(default);
+    if !(1..=86_400).contains(&v) {
+        return Err(invalid(at, format!("{field}: must be from 1 to 86400")));
+    }
+    Ok(i64::try_from(v).unwrap_or(1) * 1000)
+}
+
 /// How a user with several devices gets one (PingOne's MFA policy `deviceSelection`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum DeviceSelection {
@@ -362,6 +383,9 @@ struct RawEnvironment {
     #[serde(default)]
     cors_origins: Vec<String>,
     device_selection: Option<String>,
+    push_timeout_seconds: Option<u64>,
+    password_lockout_failures: Option<u8>,
+    password_lockout_seconds: Option<u64>,
     #[serde(default, rename = "application")]
     applications: Vec<RawApplication>,
     #[serde(default, rename = "user")]
@@ -641,6 +665,21 @@ fn environment(
         region,
         cors_origins: e.cors_origins,
         device_selection,
+        push_timeout_ms: seconds_ms(
+            &at,
+            "push_timeout_seconds",
+            e.push_timeout_seconds,
+            DEFAULT_PUSH_TIMEOUT_SECONDS,
+        )?,
+        password_lockout_failures: e
+            .password_lockout_failures
+            .unwrap_or(DEFAULT_LOCKOUT_FAILURES),
+        password_lockout_ms: seconds_ms(
+            &at,
+            "password_lockout_seconds",
+            e.password_lockout_seconds,
+            DEFAULT_LOCKOUT_SECONDS,
+        )?,
         applications,
         users,
         templates,

@@ -38,6 +38,7 @@ pub enum Status {
     DeviceSelectionRequired,
     OtpRequired,
     PushConfirmationRequired,
+    PushConfirmationTimedOut,
     Completed,
     Failed,
 }
@@ -49,6 +50,7 @@ impl Status {
             Status::DeviceSelectionRequired => "DEVICE_SELECTION_REQUIRED",
             Status::OtpRequired => "OTP_REQUIRED",
             Status::PushConfirmationRequired => "PUSH_CONFIRMATION_REQUIRED",
+            Status::PushConfirmationTimedOut => "PUSH_CONFIRMATION_TIMED_OUT",
             Status::Completed => "COMPLETED",
             Status::Failed => "FAILED",
         }
@@ -129,6 +131,8 @@ pub struct Flow {
     pub otp: Option<String>,
     pub otp_failures: u8,
     pub password_failures: u8,
+    /// When the pending push was sent.
+    pub push_sent_ms: Option<i64>,
     pub factors: Vec<Factor>,
     /// Unix seconds of completion.
     pub auth_time: Option<i64>,
@@ -186,6 +190,8 @@ pub enum Action {
     },
     PushApprove,
     PushDeny,
+    /// The emulator's control: the push times out now.
+    PushTimeout,
 }
 
 impl Action {
@@ -197,6 +203,7 @@ impl Action {
             Action::CancelPush { .. } => CANCEL_PUSH,
             Action::PushApprove => "push.approve",
             Action::PushDeny => "push.deny",
+            Action::PushTimeout => "push.timeout",
         }
     }
 
@@ -276,6 +283,8 @@ pub enum FlowError {
     UserGone(String),
     #[error("the random generator failed: {0}")]
     Random(jose::Error),
+    #[error("the user is locked out after too many wrong passwords; try again in {seconds} s")]
+    LockedOut { seconds: i64 },
 }
 
 /// The time and randomness a transition may use.
@@ -283,6 +292,62 @@ pub struct Ctx<'a> {
     pub env: &'a Environment,
     pub now_ms: i64,
     pub rng: &'a mut dyn Random,
+    /// Wrong passwords by user, across flows.
+    pub lockouts: &'a mut Lockouts,
+}
+
+/// Wrong passwords by user across the environment's flows, and who is locked out until when.
+#[derive(Debug, Default)]
+pub struct Lockouts(std::collections::HashMap<String, (u8, Option<i64>)>);
+
+/// Users remembered at most (the oldest lockouts past their end are dropped first).
+const MAX_LOCKOUT_ENTRIES: usize = 100_000;
+
+impl Lockouts {
+    /// Milliseconds until `user` may sign on again, if locked out at `now`.
+    pub fn locked_for(&self, user: &str, now_ms: i64) -> Option<i64> {
+        self.0
+            .get(user)
+            .and_then(|(_, until)| *until)
+            .map(|until| until - now_ms)
+            .filter(|left| *left > 0)
+    }
+
+    fn failed(&mut self, user: &str, env: &Environment, now_ms: i64) {
+        if env.password_lockout_failures == 0 {
+            return;
+        }
+        if self.0.len() >= MAX_LOCKOUT_ENTRIES {
+            self.0
+                .retain(|_, (_, until)| until.is_some_and(|u| u > now_ms));
+        }
+        let entry = self.0.entry(user.to_owned()).or_insert((0, None));
+        if entry.1.is_some_and(|until| until <= now_ms) {
+            *entry = (0, None);
+        }
+        entry.0 = entry.0.saturating_add(1);
+        if entry.0 >= env.password_lockout_failures {
+            entry.1 = Some(now_ms.saturating_add(env.password_lockout_ms));
+        }
+    }
+
+    fn succeeded(&mut self, user: &str) {
+        self.0.remove(user);
+    }
+}
+
+/// Applies what time decides: a push unanswered for `push_timeout_ms` times out. Returns
+/// whether the flow changed.
+pub fn tick(flow: &mut Flow, env: &Environment, now_ms: i64) -> bool {
+    let due = flow
+        .push_sent_ms
+        .is_some_and(|sent| now_ms >= sent.saturating_add(env.push_timeout_ms));
+    if flow.status == Status::PushConfirmationRequired && due {
+        flow.status = Status::PushConfirmationTimedOut;
+        flow.otp = None;
+        return true;
+    }
+    false
 }
 
 /// Starts a flow; with a user already named, runs on to the first step that needs them.
@@ -304,6 +369,7 @@ pub fn start(
         otp: None,
         otp_failures: 0,
         password_failures: 0,
+        push_sent_ms: None,
         factors: Vec::new(),
         auth_time: None,
         transaction_approved: false,
@@ -333,6 +399,9 @@ pub fn allowed_actions(flow: &Flow, env: &Environment) -> Vec<&'static str> {
         Status::OtpRequired => vec![OTP_CHECK],
         Status::PushConfirmationRequired if app_otp => vec![CANCEL_PUSH, OTP_CHECK],
         Status::PushConfirmationRequired => vec![CANCEL_PUSH],
+        // Another device, or the same one again (a new push): our choice where PingOne's
+        // documentation lists no action.
+        Status::PushConfirmationTimedOut => vec![DEVICE_SELECT],
         Status::Completed | Status::Failed => Vec::new(),
     }
 }
@@ -345,7 +414,9 @@ pub fn apply(
     ctx: &mut Ctx<'_>,
 ) -> Result<Vec<Notification>, FlowError> {
     let allowed = match action {
-        Action::PushApprove | Action::PushDeny => flow.status == Status::PushConfirmationRequired,
+        Action::PushApprove | Action::PushDeny | Action::PushTimeout => {
+            flow.status == Status::PushConfirmationRequired
+        }
         _ => allowed_actions(flow, ctx.env).contains(&action.name()),
     };
     if !allowed {
@@ -368,13 +439,26 @@ pub fn apply(
                     .as_deref()
                     .is_some_and(|p| equal(p.as_bytes(), password.as_bytes()))
             });
+            if let Some(left) = ctx
+                .env
+                .find_user(&username)
+                .and_then(|u| ctx.lockouts.locked_for(&u.id, ctx.now_ms))
+            {
+                return Err(FlowError::LockedOut {
+                    seconds: (left + 999) / 1000,
+                });
+            }
             match user {
                 Some(u) => {
                     let id = u.id.clone();
+                    ctx.lockouts.succeeded(&id);
                     flow.factors.push(Factor::Password);
                     identified(flow, id, ctx)
                 }
                 None => {
+                    if let Some(known) = ctx.env.find_user(&username) {
+                        ctx.lockouts.failed(&known.id, ctx.env, ctx.now_ms);
+                    }
                     flow.password_failures = flow.password_failures.saturating_add(1);
                     if flow.password_failures >= MAX_PASSWORD_FAILURES {
                         fail(
@@ -458,6 +542,11 @@ pub fn apply(
             );
             Ok(Vec::new())
         }
+        Action::PushTimeout => {
+            flow.push_sent_ms = Some(i64::MIN / 2);
+            tick(flow, ctx.env, ctx.now_ms);
+            Ok(Vec::new())
+        }
     }
 }
 
@@ -536,6 +625,7 @@ fn select(
         }
     };
     let push = delivery == Delivery::Push;
+    flow.push_sent_ms = push.then_some(ctx.now_ms);
     let with_otp = !push || device.otp;
     flow.otp = with_otp.then(|| otp.clone());
     flow.status = if push {
@@ -612,6 +702,9 @@ mod tests {
             region: Region::Na,
             cors_origins: vec![],
             device_selection: DeviceSelection::default(),
+            push_timeout_ms: 40_000,
+            password_lockout_failures: 5,
+            password_lockout_ms: 900_000,
             applications: vec![],
             users: vec![
                 user("none", vec![]),
@@ -654,6 +747,7 @@ mod tests {
             env: &e,
             now_ms: 1_000_000,
             rng: &mut rng,
+            lockouts: &mut Lockouts::default(),
         };
         let init = Start {
             client_id: "app".into(),
@@ -677,6 +771,7 @@ mod tests {
             env: &e,
             now_ms: 2_000_000,
             rng: &mut rng,
+            lockouts: &mut Lockouts::default(),
         };
         apply(flow, action, &mut ctx)
     }
@@ -840,6 +935,7 @@ mod tests {
             env: &e,
             now_ms: 0,
             rng: &mut rng,
+            lockouts: &mut Lockouts::default(),
         };
         let (mut f, _) = begin(None, true);
         f.status = Status::UsernamePasswordRequired;
@@ -910,5 +1006,23 @@ mod tests {
             Action::parse("user.register", &Map::new()),
             Err(FlowError::UnknownAction(_))
         ));
+    }
+
+    #[test]
+    fn lockouts_count_across_flows_and_end() {
+        let env = env();
+        let mut l = Lockouts::default();
+        for _ in 0..4 {
+            l.failed("u", &env, 1000);
+        }
+        assert_eq!(l.locked_for("u", 1000), None);
+        l.failed("u", &env, 1000);
+        assert_eq!(l.locked_for("u", 1000), Some(900_000));
+        assert_eq!(l.locked_for("u", 1000 + 900_000), None, "over");
+        // After it ends, counting starts again.
+        l.failed("u", &env, 1000 + 900_000);
+        assert_eq!(l.locked_for("u", 1000 + 900_001), None);
+        l.succeeded("u");
+        assert!(l.0.is_empty());
     }
 }

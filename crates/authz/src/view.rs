@@ -133,7 +133,10 @@ pub fn flow_json(
     }
     let shows_devices = matches!(
         flow.status,
-        Status::DeviceSelectionRequired | Status::OtpRequired | Status::PushConfirmationRequired
+        Status::DeviceSelectionRequired
+            | Status::OtpRequired
+            | Status::PushConfirmationRequired
+            | Status::PushConfirmationTimedOut
     );
     if let (true, Some(u)) = (shows_devices, user) {
         embedded.insert(
@@ -240,6 +243,9 @@ mod tests {
             region: Region::Na,
             cors_origins: vec![],
             device_selection: crate::config::DeviceSelection::default(),
+            push_timeout_ms: 40_000,
+            password_lockout_failures: 5,
+            password_lockout_ms: 900_000,
             applications: vec![],
             users: vec![UserRecord {
                 id: "user-1".into(),
@@ -286,6 +292,7 @@ mod tests {
             otp: None,
             otp_failures: 0,
             password_failures: 0,
+            push_sent_ms: None,
             factors: vec![],
             auth_time: None,
             transaction_approved: false,

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::respond::*;
 use super::{lock, EnvState, Shared};
 use crate::error::ApiError;
-use crate::flow::Action;
+use crate::flow::{self, Action};
 use crate::oauth::{self, Issue, ResponseMode, TokenError};
 use crate::random::{self, SystemRandom};
 use crate::view;
@@ -113,6 +113,7 @@ pub(super) async fn resume(
     let stored = flows
         .get_mut(flow_id, now)
         .ok_or_else(|| flow_not_found(flow_id, &s.limits))?;
+    flow::tick(&mut stored.flow, &st.env, now);
     if stored.flow.request.response_mode == ResponseMode::PiFlow {
         return Ok(flow_response(&s.flow_json(st, stored)));
     }
@@ -138,6 +139,7 @@ pub(super) async fn flow_get(
         .get_mut(&flow_id, now)
         .ok_or_else(|| flow_not_found(&flow_id, &s.limits))?;
     stored.touched_ms = now;
+    flow::tick(&mut stored.flow, &st.env, now);
     let body = s.flow_json(st, stored);
     flows.touch(&flow_id, now.saturating_add(s.limits.flow_idle_timeout_ms));
     Ok(flow_response(&body))
@@ -179,10 +181,11 @@ pub(super) async fn push(
     let action = match decision.as_str() {
         "approve" => Action::PushApprove,
         "deny" => Action::PushDeny,
+        "timeout" => Action::PushTimeout,
         other => {
             return Err(ApiError::not_found(
                 "decision",
-                format!("\"{other}\" is not approve or deny"),
+                format!("\"{other}\" is not approve, deny or timeout"),
             ))
         }
     };

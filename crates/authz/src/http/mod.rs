@@ -82,6 +82,8 @@ struct EnvState {
     flows: Mutex<Expiring<Box<Stored>>>,
     codes: Mutex<Expiring<Grant>>,
     outbox: Mutex<Ring<Notification>>,
+    /// Wrong passwords by user, across flows.
+    lockouts: Mutex<flow::Lockouts>,
 }
 
 impl EnvState {
@@ -168,6 +170,7 @@ impl Authz {
                 flows: Mutex::new(Expiring::new(config.limits.max_flows)),
                 codes: Mutex::new(Expiring::new(config.limits.max_codes)),
                 outbox: Mutex::new(Ring::new(config.limits.outbox_capacity)),
+                lockouts: Mutex::new(flow::Lockouts::default()),
                 env,
             };
             envs.insert(state.env.id.clone(), state);
@@ -331,6 +334,7 @@ impl Shared {
             env: &st.env,
             now_ms: now,
             rng: &mut rng,
+            lockouts: &mut lock(&st.lockouts),
         };
         let (mut flow, sent) = flow::start(id, start, &mut ctx).map_err(|e| flow_error(&e))?;
         self.settle(st, &mut flow, sent, now)?;
@@ -364,7 +368,9 @@ impl Shared {
             env: &st.env,
             now_ms: now,
             rng: &mut rng,
+            lockouts: &mut lock(&st.lockouts),
         };
+        flow::tick(&mut stored.flow, &st.env, now);
         let outcome = flow::apply(&mut stored.flow, action, &mut ctx);
         stored.touched_ms = now;
         let outcome = outcome

@@ -99,6 +99,10 @@ pub(super) fn flow_error(e: &FlowError) -> ApiError {
         FlowError::Template(_) => ApiError::invalid_value("pi.template", msg),
         FlowError::UserGone(_) => ApiError::request_failed("user", msg),
         FlowError::Random(_) => ApiError::internal(msg),
+        FlowError::LockedOut { seconds } => {
+            ApiError::invalid("PASSWORD_LOCKED_OUT", "password", msg)
+                .inner(json!({ "secondsUntilUnlock": seconds }))
+        }
     }
 }
 

@@ -1724,3 +1724,231 @@ fn wrong_passwords_across_flows_lock_the_user_out_for_a_while() {
     let r = try_password("Kind-of-Blue");
     assert_eq!(r.json()["status"], "COMPLETED", "{}", r.body);
 }
+
+/// A control-API call with the test's control token.
+fn control(s: &Server, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+    let mut req = client()
+        .request(method, s.url(&format!("/env-1/emulator/{path}")))
+        .header("Authorization", "Bearer control-secret");
+    if let Some(b) = body {
+        req = req
+            .header("Content-Type", "application/json")
+            .body(b.to_string());
+    }
+    send(req)
+}
+
+/// A password sign-on for `username` to a code (the user must have no device).
+fn password_sign_on(s: &Server, client_id: &str, username: &str, password: &str) -> Reply {
+    let f = authorize(
+        s,
+        &[
+            ("client_id", client_id),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ],
+    );
+    if f.status != 200 {
+        return f;
+    }
+    let id = f.json()["id"].as_str().unwrap().to_owned();
+    action(
+        s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": username, "password": password}),
+    )
+}
+
+#[test]
+fn the_control_api_changes_users_devices_applications_clock_and_faults() {
+    use reqwest::Method;
+    let s = Server::start(&config("").replace(
+        "region = \"na\"\n",
+        "region = \"na\"\ncontrol_token = \"control-secret\"\n",
+    ));
+    // Without the token: refused, the older emulator endpoints included.
+    let r = send(client().put(s.url("/env-1/emulator/users/u-9")).body("{}"));
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(get(&s.url("/env-1/emulator/outbox")).status, 401);
+
+    // Users.
+    let r = control(
+        &s,
+        Method::PUT,
+        "users/u-9",
+        Some(json!({"username": "nina", "password": "Feeling-Good"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = password_sign_on(&s, "app-1", "nina", "Feeling-Good").json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    let r = control(
+        &s,
+        Method::PUT,
+        "users/u-9",
+        Some(json!({"username": "charlie"})),
+    );
+    assert_eq!(r.status, 400, "a taken username: {}", r.body);
+    let r = control(
+        &s,
+        Method::PUT,
+        "users/u-9",
+        Some(json!({"username": "nina", "colour": "blue"})),
+    );
+    assert_eq!(r.status, 400, "an unknown field: {}", r.body);
+    // Devices: one added makes the next sign-on ask for its passcode; removed, it does not.
+    let r = control(
+        &s,
+        Method::PUT,
+        "users/u-9/devices/d-9",
+        Some(json!({"type": "SMS", "phone": "+15550199"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = password_sign_on(&s, "app-1", "nina", "Feeling-Good").json();
+    assert_eq!(f["status"], "OTP_REQUIRED", "{f}");
+    let r = control(
+        &s,
+        Method::PUT,
+        "users/u-9/devices/d-8",
+        Some(json!({"type": "FAX"})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        control(&s, Method::DELETE, "users/u-9/devices/d-9", None).status,
+        204
+    );
+    assert_eq!(
+        control(&s, Method::DELETE, "users/u-9/devices/d-9", None).status,
+        404
+    );
+    assert_eq!(
+        password_sign_on(&s, "app-1", "nina", "Feeling-Good").json()["status"],
+        "COMPLETED"
+    );
+    assert_eq!(control(&s, Method::DELETE, "users/u-9", None).status, 204);
+    assert_eq!(
+        password_sign_on(&s, "app-1", "nina", "Feeling-Good").status,
+        400
+    );
+
+    // Applications.
+    let r = control(
+        &s,
+        Method::PUT,
+        "applications/app-new",
+        Some(json!({
+            "client_secret": "app-new-secret-long-enough-0123456789",
+            "redirect_uris": ["https://new.example/cb"],
+        })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        password_sign_on(&s, "app-new", "miles", "Kind-of-Blue").json()["status"],
+        "COMPLETED"
+    );
+    assert_eq!(
+        control(&s, Method::DELETE, "applications/app-new", None).status,
+        204
+    );
+    assert_eq!(
+        password_sign_on(&s, "app-new", "miles", "Kind-of-Blue").status,
+        400
+    );
+
+    // The clock: a code older than its lifetime (60 s) is refused.
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+    let r = control(
+        &s,
+        Method::POST,
+        "clock",
+        Some(json!({"advanceSeconds": 61})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = redeem(&s, &code, &[]);
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{}",
+        r.body
+    );
+
+    // Faults: the next two token calls fail as asked, the third is served; a flows fault is seen
+    // by the Flows API client.
+    let r = control(
+        &s,
+        Method::POST,
+        "faults",
+        Some(json!({
+            "endpoint": "token", "count": 2, "status": 503, "code": "temporarily_unavailable", "message": "maintenance"
+        })),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let r = redeem(&s, &code, &[]);
+        assert_eq!(r.status, 503);
+        assert_eq!(
+            r.json(),
+            json!({"error": "temporarily_unavailable", "error_description": "maintenance"})
+        );
+    }
+    assert_eq!(redeem(&s, &code, &[]).status, 200, "the fault is used up");
+    control(
+        &s,
+        Method::POST,
+        "faults",
+        Some(json!({"endpoint": "flows", "status": 429, "code": "TOO_MANY_REQUESTS"})),
+    );
+    let listed = control(&s, Method::GET, "faults", None).json();
+    assert_eq!(listed[0]["endpoint"], "flows");
+    let f = pi_flow(&s, &[]).json();
+    let id = f["id"].as_str().unwrap();
+    let r = get(&s.url(&format!("/env-1/flows/{id}")));
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (429, Some("TOO_MANY_REQUESTS"))
+    );
+    assert_eq!(get(&s.url(&format!("/env-1/flows/{id}"))).status, 200);
+    let r = control(
+        &s,
+        Method::POST,
+        "faults",
+        Some(json!({"endpoint": "nowhere"})),
+    );
+    assert_eq!(r.status, 400);
+
+    // The outbox with the token, and reset: the configuration's users, nothing else.
+    control(
+        &s,
+        Method::PUT,
+        "users/u-10",
+        Some(json!({"username": "oscar", "password": "Night-Train"})),
+    );
+    let r = control(&s, Method::GET, "outbox", None);
+    assert_eq!(r.status, 200);
+    assert!(
+        !r.json().as_array().unwrap().is_empty(),
+        "nina's SMS is there"
+    );
+    assert_eq!(control(&s, Method::POST, "reset", None).status, 204);
+    assert!(control(&s, Method::GET, "outbox", None)
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        password_sign_on(&s, "app-1", "oscar", "Night-Train").status,
+        400
+    );
+    assert_eq!(
+        get(&s.url(&format!("/env-1/flows/{id}"))).status,
+        404,
+        "flows are gone"
+    );
+    assert_eq!(
+        password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json()["status"],
+        "COMPLETED"
+    );
+}

@@ -215,6 +215,8 @@ pub struct Environment {
     /// Wrong passwords (across flows) that lock a user out; 0 never does.
     pub password_lockout_failures: u8,
     pub password_lockout_ms: i64,
+    /// When set, the control API (`/{envId}/emulator/…`) needs `Authorization: Bearer` with it.
+    pub control_token: Option<String>,
     pub applications: Vec<Client>,
     pub users: Vec<UserRecord>,
     pub templates: Vec<TemplateRecord>,
@@ -386,6 +388,7 @@ struct RawEnvironment {
     push_timeout_seconds: Option<u64>,
     password_lockout_failures: Option<u8>,
     password_lockout_seconds: Option<u64>,
+    control_token: Option<String>,
     #[serde(default, rename = "application")]
     applications: Vec<RawApplication>,
     #[serde(default, rename = "user")]
@@ -674,6 +677,7 @@ fn environment(
         password_lockout_failures: e
             .password_lockout_failures
             .unwrap_or(DEFAULT_LOCKOUT_FAILURES),
+        control_token: e.control_token.filter(|t| !t.is_empty()),
         password_lockout_ms: seconds_ms(
             &at,
             "password_lockout_seconds",
@@ -684,6 +688,30 @@ fn environment(
         users,
         templates,
     })
+}
+
+/// A user from the control API's JSON (the configuration's fields), checked as the
+/// configuration checks it; warnings (a `PUSH` device) are returned with it.
+pub fn user_from_json(
+    env_at: &str,
+    value: serde_json::Value,
+) -> Result<(UserRecord, Vec<String>), ConfigError> {
+    let raw: RawUser = serde_json::from_value(value)
+        .map_err(|e| invalid(env_at, format!("the user is not valid: {e}")))?;
+    let mut warnings = Vec::new();
+    let u = user(env_at, raw, &mut warnings)?;
+    Ok((u, warnings))
+}
+
+/// An application from the control API's JSON (the configuration's fields; a `jwks` file is
+/// read relative to the server's working directory).
+pub fn application_from_json(
+    env_at: &str,
+    value: serde_json::Value,
+) -> Result<Client, ConfigError> {
+    let raw: RawApplication = serde_json::from_value(value)
+        .map_err(|e| invalid(env_at, format!("the application is not valid: {e}")))?;
+    application(env_at, raw, Path::new("."))
 }
 
 fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Client, ConfigError> {

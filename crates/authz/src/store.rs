@@ -30,6 +30,12 @@ impl<V> Expiring<V> {
         }
     }
 
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.by_deadline.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -127,6 +133,11 @@ impl<T> Ring<T> {
             items: VecDeque::new(),
             capacity: capacity.max(1),
         }
+    }
+
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.items.clear();
     }
 
     pub fn push(&mut self, item: T) {

@@ -246,6 +246,7 @@ mod tests {
             push_timeout_ms: 40_000,
             password_lockout_failures: 5,
             password_lockout_ms: 900_000,
+            control_token: None,
             applications: vec![],
             users: vec![UserRecord {
                 id: "user-1".into(),

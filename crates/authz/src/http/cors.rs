@@ -36,9 +36,10 @@ fn allowed(shared: &Shared, path: &str, origin: Option<&str>) -> Allowed {
     let Some(st) = shared.envs.get(env) else {
         return Allowed::NotApplicable;
     };
-    if st.env.cors_origins.iter().any(|o| o == origin) {
+    let env = st.env();
+    if env.cors_origins.iter().any(|o| o == origin) {
         Allowed::Origin(origin.to_owned())
-    } else if st.env.cors_origins.iter().any(|o| o == "*") {
+    } else if env.cors_origins.iter().any(|o| o == "*") {
         Allowed::Any
     } else {
         Allowed::Refused

@@ -105,15 +105,18 @@ pub(super) async fn resume(
 ) -> Answer {
     let st = env_at(&s, path)?;
     let params = oauth::params(query_pairs(q))?;
+    if let Some(r) = super::control::injected(st, "resume") {
+        return Ok(r);
+    }
     let flow_id = params
         .get("flowId")
         .ok_or_else(|| ApiError::required("flowId", "flowId is required"))?;
-    let now = s.clock.now_ms();
+    let now = s.now_ms();
     let mut flows = lock(&st.flows);
     let stored = flows
         .get_mut(flow_id, now)
         .ok_or_else(|| flow_not_found(flow_id, &s.limits))?;
-    flow::tick(&mut stored.flow, &st.env, now);
+    flow::tick(&mut stored.flow, &st.env(), now);
     if stored.flow.request.response_mode == ResponseMode::PiFlow {
         return Ok(flow_response(&s.flow_json(st, stored)));
     }
@@ -133,13 +136,16 @@ pub(super) async fn flow_get(
 ) -> Answer {
     let Path((env_id, flow_id)) = path.map_err(|e| path_error(&e))?;
     let st = s.env(&env_id)?;
-    let now = s.clock.now_ms();
+    if let Some(r) = super::control::injected(st, "flows") {
+        return Ok(r);
+    }
+    let now = s.now_ms();
     let mut flows = lock(&st.flows);
     let stored = flows
         .get_mut(&flow_id, now)
         .ok_or_else(|| flow_not_found(&flow_id, &s.limits))?;
     stored.touched_ms = now;
-    flow::tick(&mut stored.flow, &st.env, now);
+    flow::tick(&mut stored.flow, &st.env(), now);
     let body = s.flow_json(st, stored);
     flows.touch(&flow_id, now.saturating_add(s.limits.flow_idle_timeout_ms));
     Ok(flow_response(&body))
@@ -176,8 +182,10 @@ pub(super) async fn flow_post(
 pub(super) async fn push(
     State(s): St,
     path: Result<Path<(String, String, String)>, PathRejection>,
+    headers: HeaderMap,
 ) -> Answer {
     let Path((env_id, flow_id, decision)) = path.map_err(|e| path_error(&e))?;
+    super::control::check(&s, &env_id, &headers)?;
     let action = match decision.as_str() {
         "approve" => Action::PushApprove,
         "deny" => Action::PushDeny,
@@ -199,6 +207,9 @@ pub(super) async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(r) = super::control::injected(st, "token") {
+        return Ok(r);
+    }
     Ok(match issue_tokens(&s, st, &headers, body) {
         Ok(v) => json_response(200, "application/json", &v),
         Err(e) => e.into_response(),
@@ -234,21 +245,22 @@ pub(super) fn issue_tokens(
         .get(header::AUTHORIZATION)
         .map(|h| h.to_str().unwrap_or("not text"));
     let (client_id, secret, _) = oauth::client_credentials(authorization, &form)?;
-    oauth::authenticate(&st.env, &client_id, &secret)?;
+    let env = st.env();
+    oauth::authenticate(&env, &client_id, &secret)?;
     let code = form
         .get("code")
         .ok_or_else(|| TokenError::invalid_request("code is required"))?;
-    let now_ms = s.clock.now_ms();
+    let now_ms = s.now_ms();
     let grant = lock(&st.codes).take(code, now_ms).ok_or_else(|| {
         TokenError::invalid_grant("the authorization code is unknown, expired or already used")
     })?;
     oauth::redeem(&grant, &client_id, &form)?;
-    let user = st.env.user(&grant.user_id).ok_or_else(|| {
+    let user = env.user(&grant.user_id).ok_or_else(|| {
         TokenError::invalid_grant(format!("user \"{}\" no longer exists", grant.user_id))
     })?;
     let at = Issue {
         issuer: &st.issuer,
-        env_id: &st.env.id,
+        env_id: &st.id,
         now: now_ms.div_euclid(1000),
         lifetime: s.limits.token_lifetime_seconds,
     };
@@ -279,6 +291,9 @@ pub(super) async fn userinfo(
     headers: HeaderMap,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(r) = super::control::injected(st, "userinfo") {
+        return Ok(r);
+    }
     let invalid =
         |msg: String| {
             let e = ApiError::new(401, "ACCESS_FAILED", "The request could not be completed.")
@@ -302,7 +317,7 @@ pub(super) async fn userinfo(
         return Ok(invalid("a Bearer access token is required".into()));
     };
     let v = Validation {
-        now: Some(s.clock.now_ms().div_euclid(1000)),
+        now: Some(s.now_ms().div_euclid(1000)),
         issuers: vec![st.issuer.clone()],
         typ: Some("at+jwt".into()),
         required: vec!["sub".into(), "exp".into()],
@@ -322,7 +337,8 @@ pub(super) async fn userinfo(
         .get("scope")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    Ok(match st.env.user(sub) {
+    let env = st.env();
+    Ok(match env.user(sub) {
         Some(u) => json_response(
             200,
             "application/json",
@@ -334,6 +350,9 @@ pub(super) async fn userinfo(
 
 pub(super) async fn jwks(State(s): St, path: Result<Path<String>, PathRejection>) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(r) = super::control::injected(st, "jwks") {
+        return Ok(r);
+    }
     Ok(json_response(200, "application/json", &st.jwks))
 }
 
@@ -349,9 +368,11 @@ pub(super) async fn discovery(State(s): St, path: Result<Path<String>, PathRejec
 pub(super) async fn outbox(
     State(s): St,
     path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    super::control::check(&s, &st.id, &headers)?;
     let filter: Option<String> = query_pairs(q)
         .into_iter()
         .find(|(k, _)| k == "flowId")
@@ -376,7 +397,7 @@ pub(super) async fn signon(
         .find(|(k, _)| k == "flowId")
         .map(|(_, v)| v)
         .unwrap_or_default();
-    let now = s.clock.now_ms();
+    let now = s.now_ms();
     let mut flows = lock(&st.flows);
     let stored = flows
         .get_mut(&flow_id, now)

@@ -3,6 +3,7 @@
 //! Every error is JSON (PingOne's envelope, or OAuth's at the token endpoint) and never stops
 //! the server; handlers return `Result<Response, ApiError>`.
 
+mod control;
 mod cors;
 mod handlers;
 mod respond;
@@ -11,7 +12,8 @@ mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -69,7 +71,11 @@ struct Stored {
 }
 
 struct EnvState {
-    env: Environment,
+    id: String,
+    /// The environment as configured now (the control API changes it); `configured` is the
+    /// configuration's, for reset.
+    current: RwLock<Arc<Environment>>,
+    configured: Arc<Environment>,
     urls: Urls,
     issuer: String,
     /// Accepted `aud` of request objects and login_hint_tokens.
@@ -84,20 +90,30 @@ struct EnvState {
     outbox: Mutex<Ring<Notification>>,
     /// Wrong passwords by user, across flows.
     lockouts: Mutex<flow::Lockouts>,
+    /// Failures the control API asked for: (endpoint, calls left, the error).
+    faults: Mutex<Vec<control::Fault>>,
 }
 
 impl EnvState {
+    /// The environment as it is now.
+    fn env(&self) -> Arc<Environment> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Where a redirect-mode flow's browser signs on: the application's `login_page_url` with
     /// `environmentId` and `flowId` (PingOne's custom sign-on), or the emulator's page.
     fn sign_on_page(&self, flow: &Flow) -> String {
         match self
-            .env
+            .env()
             .client(&flow.client_id)
             .and_then(|c| c.login_page_url.as_deref())
         {
             Some(page) => {
                 let query = form_urlencoded::Serializer::new(String::new())
-                    .append_pair("environmentId", &self.env.id)
+                    .append_pair("environmentId", &self.id)
                     .append_pair("flowId", &flow.id)
                     .finish();
                 let sep = if page.contains('?') { '&' } else { '?' };
@@ -112,6 +128,8 @@ struct Shared {
     envs: HashMap<String, EnvState>,
     limits: Limits,
     clock: Clock,
+    /// How far the control API has moved the clock forward.
+    advanced_ms: AtomicI64,
 }
 
 /// The authorization server, ready to serve.
@@ -171,15 +189,19 @@ impl Authz {
                 codes: Mutex::new(Expiring::new(config.limits.max_codes)),
                 outbox: Mutex::new(Ring::new(config.limits.outbox_capacity)),
                 lockouts: Mutex::new(flow::Lockouts::default()),
-                env,
+                faults: Mutex::new(Vec::new()),
+                id: env.id.clone(),
+                current: RwLock::new(Arc::new(env.clone())),
+                configured: Arc::new(env),
             };
-            envs.insert(state.env.id.clone(), state);
+            envs.insert(state.id.clone(), state);
         }
         Ok(Authz {
             shared: Arc::new(Shared {
                 envs,
                 limits: config.limits,
                 clock,
+                advanced_ms: AtomicI64::new(0),
             }),
         })
     }
@@ -200,6 +222,26 @@ impl Authz {
             .route("/{env}/signon/", get(signon))
             .route("/{env}/emulator/outbox", get(outbox))
             .route("/{env}/emulator/push/{flow}/{decision}", post(push))
+            .route(
+                "/{env}/emulator/users/{user}",
+                axum::routing::put(control::put_user).delete(control::delete_user),
+            )
+            .route(
+                "/{env}/emulator/users/{user}/devices/{device}",
+                axum::routing::put(control::put_device).delete(control::delete_device),
+            )
+            .route(
+                "/{env}/emulator/applications/{client}",
+                axum::routing::put(control::put_application).delete(control::delete_application),
+            )
+            .route("/{env}/emulator/clock", post(control::clock))
+            .route(
+                "/{env}/emulator/faults",
+                post(control::add_fault)
+                    .get(control::list_faults)
+                    .delete(control::clear_faults),
+            )
+            .route("/{env}/emulator/reset", post(control::reset))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -256,6 +298,13 @@ impl Authz {
 }
 
 impl Shared {
+    /// The emulator's time: its clock, plus what the control API advanced it by.
+    fn now_ms(&self) -> i64 {
+        self.clock
+            .now_ms()
+            .saturating_add(self.advanced_ms.load(Ordering::Relaxed))
+    }
+
     fn env(&self, id: &str) -> Result<&EnvState, ApiError> {
         self.envs.get(id).ok_or_else(|| {
             ApiError::not_found(
@@ -266,7 +315,7 @@ impl Shared {
     }
 
     fn sweep(&self) -> usize {
-        let now = self.clock.now_ms();
+        let now = self.now_ms();
         self.envs
             .values()
             .map(|e| lock(&e.flows).sweep(now) + lock(&e.codes).sweep(now))
@@ -289,7 +338,7 @@ impl Shared {
     fn flow_json(&self, st: &EnvState, s: &Stored) -> Value {
         view::flow_json(
             &s.flow,
-            &st.env,
+            &st.env(),
             &st.urls,
             s.touched_ms,
             self.limits.flow_idle_timeout_ms,
@@ -323,15 +372,19 @@ impl Shared {
 
     fn authorize(&self, env_id: &str, pairs: Vec<(String, String)>) -> Result<Response, ApiError> {
         let st = self.env(env_id)?;
-        let now = self.clock.now_ms();
-        let start = match oauth::authorize(pairs, &st.env, &st.audiences, now.div_euclid(1000)) {
+        if let Some(r) = control::injected(st, "authorize") {
+            return Ok(r);
+        }
+        let now = self.now_ms();
+        let env = st.env();
+        let start = match oauth::authorize(pairs, &env, &st.audiences, now.div_euclid(1000)) {
             Ok(s) => s,
             Err(r) => return Ok(refusal(r)),
         };
         let mut rng = SystemRandom;
         let id = random::uuid(&mut rng).map_err(random_failed)?;
         let mut ctx = Ctx {
-            env: &st.env,
+            env: &env,
             now_ms: now,
             rng: &mut rng,
             lockouts: &mut lock(&st.lockouts),
@@ -358,19 +411,28 @@ impl Shared {
     /// Runs an action on a stored flow and answers with the flow (or the action's error).
     fn act(&self, env_id: &str, flow_id: &str, action: Action) -> Result<Response, ApiError> {
         let st = self.env(env_id)?;
-        let now = self.clock.now_ms();
+        if !matches!(
+            action,
+            Action::PushApprove | Action::PushDeny | Action::PushTimeout
+        ) {
+            if let Some(r) = control::injected(st, "flows") {
+                return Ok(r);
+            }
+        }
+        let env = st.env();
+        let now = self.now_ms();
         let mut flows = lock(&st.flows);
         let stored = flows
             .get_mut(flow_id, now)
             .ok_or_else(|| flow_not_found(flow_id, &self.limits))?;
         let mut rng = SystemRandom;
         let mut ctx = Ctx {
-            env: &st.env,
+            env: &env,
             now_ms: now,
             rng: &mut rng,
             lockouts: &mut lock(&st.lockouts),
         };
-        flow::tick(&mut stored.flow, &st.env, now);
+        flow::tick(&mut stored.flow, &env, now);
         let outcome = flow::apply(&mut stored.flow, action, &mut ctx);
         stored.touched_ms = now;
         let outcome = outcome

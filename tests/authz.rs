@@ -1952,3 +1952,181 @@ fn the_control_api_changes_users_devices_applications_clock_and_faults() {
         "COMPLETED"
     );
 }
+
+/// A new pi.flow's id.
+fn new_flow(s: &Server) -> String {
+    pi_flow(s, &[]).json()["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn passwords_are_recovered_changed_and_users_registered_through_the_flows_api() {
+    let extra_users = r#"
+[[environment.user]]
+id = "user-x"
+username = "xavier"
+email = "xavier@example.com"
+password = "Old-password-1"
+password_status = "EXPIRED"
+[[environment.user]]
+id = "user-y"
+username = "yolanda"
+password = "Old-password-2"
+password_status = "MUST_CHANGE"
+"#;
+    let s = Server::start(&(config("") + extra_users));
+    // user.lookup fills in the username; password.forgot mails a recovery code; password.recover
+    // sets the new password and signs on.
+    let id = new_flow(&s);
+    let f = action(&s, &id, "user.lookup", json!({"username": "miles"})).json();
+    assert_eq!(f["_embedded"]["user"]["username"], "miles", "{f}");
+    let r = action(&s, &id, "user.lookup", json!({"username": "nobody"}));
+    assert_eq!(r.status, 400);
+    let f = action(&s, &id, "password.forgot", json!({})).json();
+    assert_eq!(f["status"], "RECOVERY_CODE_REQUIRED", "{f}");
+    assert!(
+        f["_links"]["password.recover"].is_object() && f["_links"]["session.reset"].is_object()
+    );
+    let mail = outbox(&s, &id);
+    assert_eq!(
+        (mail[0]["type"].as_str(), mail[0]["to"].as_str()),
+        (Some("EMAIL"), Some("miles@example.com"))
+    );
+    let code = mail[0]["otp"].as_str().unwrap().to_owned();
+    assert_eq!(mail[0]["message"], format!("Your recovery code is {code}"));
+    let r = action(
+        &s,
+        &id,
+        "password.recover",
+        json!({"recoveryCode": "000000x", "newPassword": "So-What-1959"}),
+    );
+    assert_eq!(r.status, 400);
+    let r = action(
+        &s,
+        &id,
+        "password.recover",
+        json!({"recoveryCode": code, "newPassword": "short"}),
+    );
+    assert_eq!(r.detail().1, "newPassword", "{}", r.body);
+    let f = action(
+        &s,
+        &id,
+        "password.recover",
+        json!({"recoveryCode": code, "newPassword": "So-What-1959"}),
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    // The new password works in a new flow, the old one not.
+    let id = new_flow(&s);
+    assert_eq!(
+        action(
+            &s,
+            &id,
+            "usernamePassword.check",
+            json!({"username": "miles", "password": "Kind-of-Blue"})
+        )
+        .status,
+        400
+    );
+    let f = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "So-What-1959"}),
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+
+    // An expired password: PASSWORD_EXPIRED, then password.reset.
+    let id = new_flow(&s);
+    let f = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "xavier", "password": "Old-password-1"}),
+    )
+    .json();
+    assert_eq!(f["status"], "PASSWORD_EXPIRED", "{f}");
+    assert!(f["_links"]["password.reset"].is_object(), "{f}");
+    let r = action(
+        &s,
+        &id,
+        "password.reset",
+        json!({"currentPassword": "wrong", "newPassword": "New-password-1"}),
+    );
+    assert_eq!(r.detail().1, "currentPassword", "{}", r.body);
+    let f = action(
+        &s,
+        &id,
+        "password.reset",
+        json!({"currentPassword": "Old-password-1", "newPassword": "New-password-1"}),
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    // One that must change: MUST_CHANGE_PASSWORD, then password.forceChange.
+    let id = new_flow(&s);
+    let f = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "yolanda", "password": "Old-password-2"}),
+    )
+    .json();
+    assert_eq!(f["status"], "MUST_CHANGE_PASSWORD", "{f}");
+    let f = action(
+        &s,
+        &id,
+        "password.forceChange",
+        json!({"currentPassword": "Old-password-2", "newPassword": "New-password-2"}),
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+
+    // session.reset starts the flow over.
+    let id = new_flow(&s);
+    action(&s, &id, "password.forgot", json!({"username": "xavier"}));
+    let f = action(&s, &id, "session.reset", json!({})).json();
+    assert_eq!(f["status"], "USERNAME_PASSWORD_REQUIRED", "{f}");
+
+    // user.register mails a verification code; user.sendVerificationCode sends a new one;
+    // user.verify completes, and the new user signs on later with the password.
+    let id = new_flow(&s);
+    let r = action(
+        &s,
+        &id,
+        "user.register",
+        json!({"username": "miles", "email": "m@example.com", "password": "Long-enough-1"}),
+    );
+    assert_eq!(r.detail().0, "UNIQUENESS_VIOLATION", "{}", r.body);
+    let f = action(
+        &s,
+        &id,
+        "user.register",
+        json!({"username": "zoe", "email": "zoe@example.com", "password": "Long-enough-1"}),
+    )
+    .json();
+    assert_eq!(f["status"], "VERIFICATION_CODE_REQUIRED", "{f}");
+    let f = action(&s, &id, "user.sendVerificationCode", json!({})).json();
+    assert_eq!(f["status"], "VERIFICATION_CODE_REQUIRED");
+    let mail = outbox(&s, &id);
+    assert_eq!(mail.len(), 2);
+    let old = mail[0]["otp"].as_str().unwrap();
+    let code = mail[1]["otp"].as_str().unwrap();
+    if old != code {
+        assert_eq!(
+            action(&s, &id, "user.verify", json!({"verificationCode": old})).status,
+            400,
+            "the first code was replaced"
+        );
+    }
+    let f = action(&s, &id, "user.verify", json!({"verificationCode": code})).json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    let id = new_flow(&s);
+    let f = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "zoe", "password": "Long-enough-1"}),
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+}

@@ -277,7 +277,25 @@ pub struct UserRecord {
     /// For `usernamePassword.check`; a user without one can only be named by a token.
     pub password: Option<String>,
     pub devices: Vec<Device>,
+    /// `EXPIRED` or `MUST_CHANGE`: the next password sign-on must set a new one.
+    pub password_status: PasswordStatus,
+    /// A registered user who has not entered the emailed verification code yet.
+    pub verified: bool,
 }
+
+/// The state of a user's password (PingOne's password status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PasswordStatus {
+    #[default]
+    Ok,
+    /// `PASSWORD_EXPIRED`: changed with `password.reset`.
+    Expired,
+    /// `MUST_CHANGE_PASSWORD`: changed with `password.forceChange`.
+    MustChange,
+}
+
+/// The shortest new password the emulator accepts (our choice; PingOne's policy is configurable).
+pub const MIN_PASSWORD_LENGTH: usize = 8;
 
 impl UserRecord {
     pub fn device(&self, id: &str) -> Option<&Device> {
@@ -430,6 +448,7 @@ struct RawUser {
     password: Option<String>,
     #[serde(default)]
     devices: Vec<RawDevice>,
+    password_status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -922,6 +941,18 @@ fn user(env_at: &str, u: RawUser, warnings: &mut Vec<String>) -> Result<UserReco
         email: u.email,
         password: u.password,
         devices,
+        password_status: match u.password_status.as_deref() {
+            None | Some("OK") => PasswordStatus::Ok,
+            Some("EXPIRED") => PasswordStatus::Expired,
+            Some("MUST_CHANGE") => PasswordStatus::MustChange,
+            Some(other) => {
+                return Err(invalid(
+                    &at,
+                    format!("password_status \"{other}\" is not one of OK, EXPIRED, MUST_CHANGE"),
+                ))
+            }
+        },
+        verified: true,
     })
 }
 

@@ -16,7 +16,10 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Delivery, Device, DeviceSelection, DeviceType, Environment, UserRecord};
+use crate::config::{
+    Delivery, Device, DeviceSelection, DeviceType, Environment, PasswordStatus, UserRecord,
+    MIN_PASSWORD_LENGTH,
+};
 use crate::random::{self, Random};
 use crate::request::AuthRequest;
 use crate::template::{self, TemplateError};
@@ -31,6 +34,15 @@ pub const USERNAME_PASSWORD_CHECK: &str = "usernamePassword.check";
 pub const DEVICE_SELECT: &str = "device.select";
 pub const OTP_CHECK: &str = "otp.check";
 pub const CANCEL_PUSH: &str = "cancel.push.authentication";
+pub const USER_LOOKUP: &str = "user.lookup";
+pub const PASSWORD_FORGOT: &str = "password.forgot";
+pub const PASSWORD_RECOVER: &str = "password.recover";
+pub const PASSWORD_RESET: &str = "password.reset";
+pub const PASSWORD_FORCE_CHANGE: &str = "password.forceChange";
+pub const SESSION_RESET: &str = "session.reset";
+pub const USER_REGISTER: &str = "user.register";
+pub const USER_VERIFY: &str = "user.verify";
+pub const SEND_VERIFICATION_CODE: &str = "user.sendVerificationCode";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -39,6 +51,10 @@ pub enum Status {
     OtpRequired,
     PushConfirmationRequired,
     PushConfirmationTimedOut,
+    PasswordExpired,
+    MustChangePassword,
+    RecoveryCodeRequired,
+    VerificationCodeRequired,
     Completed,
     Failed,
 }
@@ -51,6 +67,10 @@ impl Status {
             Status::OtpRequired => "OTP_REQUIRED",
             Status::PushConfirmationRequired => "PUSH_CONFIRMATION_REQUIRED",
             Status::PushConfirmationTimedOut => "PUSH_CONFIRMATION_TIMED_OUT",
+            Status::PasswordExpired => "PASSWORD_EXPIRED",
+            Status::MustChangePassword => "MUST_CHANGE_PASSWORD",
+            Status::RecoveryCodeRequired => "RECOVERY_CODE_REQUIRED",
+            Status::VerificationCodeRequired => "VERIFICATION_CODE_REQUIRED",
             Status::Completed => "COMPLETED",
             Status::Failed => "FAILED",
         }
@@ -192,6 +212,32 @@ pub enum Action {
     PushDeny,
     /// The emulator's control: the push times out now.
     PushTimeout,
+    UserLookup {
+        username: String,
+    },
+    PasswordForgot {
+        username: Option<String>,
+    },
+    PasswordRecover {
+        code: String,
+        new_password: String,
+    },
+    /// `password.reset` (an expired password) or `password.forceChange` (one that must change).
+    PasswordChange {
+        force: bool,
+        current: String,
+        new_password: String,
+    },
+    SessionReset,
+    UserRegister {
+        username: String,
+        email: String,
+        password: String,
+    },
+    UserVerify {
+        code: String,
+    },
+    SendVerificationCode,
 }
 
 impl Action {
@@ -204,6 +250,15 @@ impl Action {
             Action::PushApprove => "push.approve",
             Action::PushDeny => "push.deny",
             Action::PushTimeout => "push.timeout",
+            Action::UserLookup { .. } => USER_LOOKUP,
+            Action::PasswordForgot { .. } => PASSWORD_FORGOT,
+            Action::PasswordRecover { .. } => PASSWORD_RECOVER,
+            Action::PasswordChange { force: false, .. } => PASSWORD_RESET,
+            Action::PasswordChange { force: true, .. } => PASSWORD_FORCE_CHANGE,
+            Action::SessionReset => SESSION_RESET,
+            Action::UserRegister { .. } => USER_REGISTER,
+            Action::UserVerify { .. } => USER_VERIFY,
+            Action::SendVerificationCode => SEND_VERIFICATION_CODE,
         }
     }
 
@@ -247,6 +302,41 @@ impl Action {
             Ok(Action::CancelPush {
                 reason: string("reason", body.get("reason"))?,
             })
+        } else if name.eq_ignore_ascii_case(USER_LOOKUP) {
+            Ok(Action::UserLookup {
+                username: required("username", body.get("username"))?,
+            })
+        } else if name.eq_ignore_ascii_case(PASSWORD_FORGOT) {
+            Ok(Action::PasswordForgot {
+                username: string("username", body.get("username"))?.filter(|s| !s.is_empty()),
+            })
+        } else if name.eq_ignore_ascii_case(PASSWORD_RECOVER) {
+            Ok(Action::PasswordRecover {
+                code: required("recoveryCode", body.get("recoveryCode"))?,
+                new_password: required("newPassword", body.get("newPassword"))?,
+            })
+        } else if name.eq_ignore_ascii_case(PASSWORD_RESET)
+            || name.eq_ignore_ascii_case(PASSWORD_FORCE_CHANGE)
+        {
+            Ok(Action::PasswordChange {
+                force: name.eq_ignore_ascii_case(PASSWORD_FORCE_CHANGE),
+                current: required("currentPassword", body.get("currentPassword"))?,
+                new_password: required("newPassword", body.get("newPassword"))?,
+            })
+        } else if name.eq_ignore_ascii_case(SESSION_RESET) {
+            Ok(Action::SessionReset)
+        } else if name.eq_ignore_ascii_case(USER_REGISTER) {
+            Ok(Action::UserRegister {
+                username: required("username", body.get("username"))?,
+                email: required("email", body.get("email"))?,
+                password: required("password", body.get("password"))?,
+            })
+        } else if name.eq_ignore_ascii_case(USER_VERIFY) {
+            Ok(Action::UserVerify {
+                code: required("verificationCode", body.get("verificationCode"))?,
+            })
+        } else if name.eq_ignore_ascii_case(SEND_VERIFICATION_CODE) {
+            Ok(Action::SendVerificationCode)
         } else {
             Err(FlowError::UnknownAction(name.to_owned()))
         }
@@ -255,7 +345,7 @@ impl Action {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FlowError {
-    #[error("unknown flow action \"{0}\"; send Content-Type application/vnd.pingidentity.ACTION+json with ACTION one of usernamePassword.check, device.select, otp.check, cancel.push.authentication")]
+    #[error("unknown flow action \"{0}\"; send Content-Type application/vnd.pingidentity.ACTION+json with ACTION one of usernamePassword.check, user.lookup, device.select, otp.check, cancel.push.authentication, password.forgot, password.recover, password.reset, password.forceChange, session.reset, user.register, user.verify, user.sendVerificationCode")]
     UnknownAction(String),
     #[error("{action} is not allowed while the flow is {status}")]
     NotAllowed {
@@ -285,6 +375,26 @@ pub enum FlowError {
     Random(jose::Error),
     #[error("the user is locked out after too many wrong passwords; try again in {seconds} s")]
     LockedOut { seconds: i64 },
+    #[error("no user has the username \"{0}\"")]
+    NoSuchUser(String),
+    #[error("the new password must have at least {MIN_PASSWORD_LENGTH} characters and differ from the current one")]
+    WeakPassword,
+    #[error("the current password is not valid")]
+    WrongCurrentPassword,
+    #[error("the {what} code is not valid")]
+    InvalidCode { what: &'static str },
+    #[error("username \"{0}\" is taken")]
+    UsernameTaken(String),
+    #[error("user \"{0}\" has no email address to send a code to")]
+    NoEmail(String),
+}
+
+/// A change to the environment's users that a transition asks for (the server applies it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    SetPassword { user_id: String, password: String },
+    Create(Box<UserRecord>),
+    Verified { user_id: String },
 }
 
 /// The time and randomness a transition may use.
@@ -294,6 +404,8 @@ pub struct Ctx<'a> {
     pub rng: &'a mut dyn Random,
     /// Wrong passwords by user, across flows.
     pub lockouts: &'a mut Lockouts,
+    /// Changes to users the transition made, for the caller to apply.
+    pub changes: Vec<UserChange>,
 }
 
 /// Wrong passwords by user across the environment's flows, and who is locked out until when.
@@ -392,8 +504,21 @@ pub fn allowed_actions(flow: &Flow, env: &Environment) -> Vec<&'static str> {
         .and_then(|u| env.user(u))
         .is_some_and(|u| u.devices.len() > 1);
     let app_otp = flow_device(flow, env).is_some_and(|d| d.otp);
+    let reset = |mut v: Vec<&'static str>| {
+        v.push(SESSION_RESET);
+        v
+    };
     match flow.status {
-        Status::UsernamePasswordRequired => vec![USERNAME_PASSWORD_CHECK],
+        Status::UsernamePasswordRequired => vec![
+            USERNAME_PASSWORD_CHECK,
+            USER_LOOKUP,
+            PASSWORD_FORGOT,
+            USER_REGISTER,
+        ],
+        Status::PasswordExpired => reset(vec![PASSWORD_RESET]),
+        Status::MustChangePassword => reset(vec![PASSWORD_FORCE_CHANGE]),
+        Status::RecoveryCodeRequired => reset(vec![PASSWORD_RECOVER, PASSWORD_FORGOT]),
+        Status::VerificationCodeRequired => reset(vec![USER_VERIFY, SEND_VERIFICATION_CODE]),
         Status::DeviceSelectionRequired => vec![DEVICE_SELECT],
         Status::OtpRequired if several => vec![OTP_CHECK, DEVICE_SELECT],
         Status::OtpRequired => vec![OTP_CHECK],
@@ -453,7 +578,23 @@ pub fn apply(
                     let id = u.id.clone();
                     ctx.lockouts.succeeded(&id);
                     flow.factors.push(Factor::Password);
-                    identified(flow, id, ctx)
+                    if !u.verified {
+                        flow.user_id = Some(id);
+                        return send_code(flow, ctx, "verification").map(|n| vec![n]);
+                    }
+                    match u.password_status {
+                        PasswordStatus::Expired => {
+                            flow.user_id = Some(id);
+                            flow.status = Status::PasswordExpired;
+                            Ok(Vec::new())
+                        }
+                        PasswordStatus::MustChange => {
+                            flow.user_id = Some(id);
+                            flow.status = Status::MustChangePassword;
+                            Ok(Vec::new())
+                        }
+                        PasswordStatus::Ok => identified(flow, id, ctx),
+                    }
                 }
                 None => {
                     if let Some(known) = ctx.env.find_user(&username) {
@@ -547,7 +688,182 @@ pub fn apply(
             tick(flow, ctx.env, ctx.now_ms);
             Ok(Vec::new())
         }
+        Action::UserLookup { username } => {
+            let user = ctx
+                .env
+                .find_user(&username)
+                .ok_or_else(|| FlowError::NoSuchUser(username.clone()))?;
+            flow.username_hint = Some(user.username.clone());
+            Ok(Vec::new())
+        }
+        Action::PasswordForgot { username } => {
+            let username = username
+                .or_else(|| flow.username_hint.clone())
+                .or_else(|| {
+                    let id = flow.user_id.as_deref()?;
+                    ctx.env.user(id).map(|u| u.username.clone())
+                })
+                .ok_or(FlowError::Body {
+                    field: "username",
+                    problem: "is required",
+                })?;
+            let user = ctx
+                .env
+                .find_user(&username)
+                .ok_or_else(|| FlowError::NoSuchUser(username.clone()))?;
+            flow.user_id = Some(user.id.clone());
+            send_code(flow, ctx, "recovery").map(|n| vec![n])
+        }
+        Action::PasswordRecover { code, new_password } => {
+            check_code(flow, &code, "recovery")?;
+            let user = flow_user(flow, ctx.env)?;
+            new_password_ok(user, &new_password)?;
+            let id = user.id.clone();
+            ctx.changes.push(UserChange::SetPassword {
+                user_id: id.clone(),
+                password: new_password,
+            });
+            flow.otp = None;
+            identified(flow, id, ctx)
+        }
+        Action::PasswordChange {
+            current,
+            new_password,
+            ..
+        } => {
+            let user = flow_user(flow, ctx.env)?;
+            let right = user
+                .password
+                .as_deref()
+                .is_some_and(|p| equal(p.as_bytes(), current.as_bytes()));
+            if !right {
+                return Err(FlowError::WrongCurrentPassword);
+            }
+            new_password_ok(user, &new_password)?;
+            let id = user.id.clone();
+            ctx.changes.push(UserChange::SetPassword {
+                user_id: id.clone(),
+                password: new_password,
+            });
+            identified(flow, id, ctx)
+        }
+        Action::SessionReset => {
+            flow.status = Status::UsernamePasswordRequired;
+            flow.user_id = None;
+            flow.device_id = None;
+            flow.otp = None;
+            flow.otp_failures = 0;
+            flow.push_sent_ms = None;
+            flow.factors.clear();
+            Ok(Vec::new())
+        }
+        Action::UserRegister {
+            username,
+            email,
+            password,
+        } => {
+            if ctx.env.find_user(&username).is_some() {
+                return Err(FlowError::UsernameTaken(username));
+            }
+            if password.chars().count() < MIN_PASSWORD_LENGTH {
+                return Err(FlowError::WeakPassword);
+            }
+            let id = random::uuid(ctx.rng).map_err(FlowError::Random)?;
+            let user = UserRecord {
+                id: id.clone(),
+                username,
+                given_name: None,
+                family_name: None,
+                email: Some(email),
+                password: Some(password),
+                devices: Vec::new(),
+                password_status: PasswordStatus::Ok,
+                verified: false,
+            };
+            flow.user_id = Some(id);
+            flow.factors.push(Factor::Password);
+            let sent = send_code_to(flow, ctx, "verification", &user)?;
+            ctx.changes.push(UserChange::Create(Box::new(user)));
+            Ok(vec![sent])
+        }
+        Action::UserVerify { code } => {
+            check_code(flow, &code, "verification")?;
+            let id = flow.user_id.clone().unwrap_or_default();
+            ctx.changes.push(UserChange::Verified {
+                user_id: id.clone(),
+            });
+            flow.otp = None;
+            identified(flow, id, ctx)
+        }
+        Action::SendVerificationCode => send_code(flow, ctx, "verification").map(|n| vec![n]),
     }
+}
+
+/// Emails a recovery or verification code to the flow's user; the flow waits for it.
+fn send_code(
+    flow: &mut Flow,
+    ctx: &mut Ctx<'_>,
+    what: &'static str,
+) -> Result<Notification, FlowError> {
+    let user = flow_user(flow, ctx.env)?.clone();
+    send_code_to(flow, ctx, what, &user)
+}
+
+fn send_code_to(
+    flow: &mut Flow,
+    ctx: &mut Ctx<'_>,
+    what: &'static str,
+    user: &UserRecord,
+) -> Result<Notification, FlowError> {
+    let email = user
+        .email
+        .clone()
+        .ok_or_else(|| FlowError::NoEmail(user.username.clone()))?;
+    let code = random::otp(ctx.rng).map_err(FlowError::Random)?;
+    flow.otp = Some(code.clone());
+    flow.otp_failures = 0;
+    flow.status = if what == "recovery" {
+        Status::RecoveryCodeRequired
+    } else {
+        Status::VerificationCodeRequired
+    };
+    Ok(Notification {
+        flow_id: flow.id.clone(),
+        device_id: String::new(),
+        device_type: DeviceType::Email,
+        delivery: Delivery::Email,
+        to: email,
+        // Our wording: PingOne's default notification templates are not published verbatim.
+        message: format!("Your {what} code is {code}"),
+        otp: Some(code),
+        client_context: flow.client_context.clone(),
+        created_ms: ctx.now_ms,
+    })
+}
+
+/// The emailed code, counted like a passcode (three wrong ones fail the flow).
+fn check_code(flow: &mut Flow, code: &str, what: &'static str) -> Result<(), FlowError> {
+    let expected = flow.otp.clone().unwrap_or_default();
+    if !expected.is_empty() && equal(expected.as_bytes(), code.trim().as_bytes()) {
+        return Ok(());
+    }
+    flow.otp_failures = flow.otp_failures.saturating_add(1);
+    if flow.otp_failures >= MAX_OTP_FAILURES {
+        fail(
+            flow,
+            "access_denied",
+            format!("too many wrong {what} codes"),
+        );
+    }
+    Err(FlowError::InvalidCode { what })
+}
+
+fn new_password_ok(user: &UserRecord, new: &str) -> Result<(), FlowError> {
+    let same = user.password.as_deref() == Some(new);
+    if new.chars().count() < MIN_PASSWORD_LENGTH || same {
+        return Err(FlowError::WeakPassword);
+    }
+    Ok(())
 }
 
 fn equal(a: &[u8], b: &[u8]) -> bool {
@@ -693,6 +1009,8 @@ mod tests {
             email: None,
             password: Some("pw".into()),
             devices,
+            password_status: Default::default(),
+            verified: true,
         }
     }
 
@@ -749,6 +1067,7 @@ mod tests {
             now_ms: 1_000_000,
             rng: &mut rng,
             lockouts: &mut Lockouts::default(),
+            changes: Vec::new(),
         };
         let init = Start {
             client_id: "app".into(),
@@ -773,6 +1092,7 @@ mod tests {
             now_ms: 2_000_000,
             rng: &mut rng,
             lockouts: &mut Lockouts::default(),
+            changes: Vec::new(),
         };
         apply(flow, action, &mut ctx)
     }
@@ -782,7 +1102,15 @@ mod tests {
         let (mut f, sent) = begin(None, true);
         assert_eq!(f.status, Status::UsernamePasswordRequired);
         assert!(sent.is_empty());
-        assert_eq!(allowed_actions(&f, &env()), [USERNAME_PASSWORD_CHECK]);
+        assert_eq!(
+            allowed_actions(&f, &env()),
+            [
+                USERNAME_PASSWORD_CHECK,
+                USER_LOOKUP,
+                PASSWORD_FORGOT,
+                USER_REGISTER
+            ]
+        );
         let err = run(
             &mut f,
             Action::UsernamePasswordCheck {
@@ -937,6 +1265,7 @@ mod tests {
             now_ms: 0,
             rng: &mut rng,
             lockouts: &mut Lockouts::default(),
+            changes: Vec::new(),
         };
         let (mut f, _) = begin(None, true);
         f.status = Status::UsernamePasswordRequired;
@@ -1005,6 +1334,13 @@ mod tests {
         );
         assert!(matches!(
             Action::parse("user.register", &Map::new()),
+            Err(FlowError::Body {
+                field: "username",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Action::parse("user.delete", &Map::new()),
             Err(FlowError::UnknownAction(_))
         ));
     }

@@ -349,6 +349,8 @@ mod tests {
             email: None,
             password: None,
             devices: vec![],
+            password_status: Default::default(),
+            verified: true,
         };
         let m = message(&strong, None, Delivery::Sms, "222222", Some(&user)).unwrap();
         assert_eq!(m, "Hi Charlie, code 222222");

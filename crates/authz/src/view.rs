@@ -265,6 +265,8 @@ mod tests {
                     phone: Some("+15550100".into()),
                     email: None,
                 }],
+                password_status: Default::default(),
+                verified: true,
             }],
             templates: vec![],
         }

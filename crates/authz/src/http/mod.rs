@@ -95,6 +95,36 @@ struct EnvState {
 }
 
 impl EnvState {
+    /// Applies what flows changed (a new password, a registered or verified user).
+    fn apply_changes(&self, changes: Vec<flow::UserChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut env = Environment::clone(&current);
+        for c in changes {
+            match c {
+                flow::UserChange::SetPassword { user_id, password } => {
+                    if let Some(u) = env.users.iter_mut().find(|u| u.id == user_id) {
+                        u.password = Some(password);
+                        u.password_status = crate::config::PasswordStatus::Ok;
+                    }
+                }
+                flow::UserChange::Create(user) => {
+                    if env.find_user(&user.username).is_none() {
+                        env.users.push(*user);
+                    }
+                }
+                flow::UserChange::Verified { user_id } => {
+                    if let Some(u) = env.users.iter_mut().find(|u| u.id == user_id) {
+                        u.verified = true;
+                    }
+                }
+            }
+        }
+        *current = Arc::new(env);
+    }
+
     /// The environment as it is now.
     fn env(&self) -> Arc<Environment> {
         self.current
@@ -388,6 +418,7 @@ impl Shared {
             now_ms: now,
             rng: &mut rng,
             lockouts: &mut lock(&st.lockouts),
+            changes: Vec::new(),
         };
         let (mut flow, sent) = flow::start(id, start, &mut ctx).map_err(|e| flow_error(&e))?;
         self.settle(st, &mut flow, sent, now)?;
@@ -431,9 +462,13 @@ impl Shared {
             now_ms: now,
             rng: &mut rng,
             lockouts: &mut lock(&st.lockouts),
+            changes: Vec::new(),
         };
         flow::tick(&mut stored.flow, &env, now);
         let outcome = flow::apply(&mut stored.flow, action, &mut ctx);
+        let changes = std::mem::take(&mut ctx.changes);
+        drop(ctx);
+        st.apply_changes(changes);
         stored.touched_ms = now;
         let outcome = outcome
             .map_err(|e| flow_error(&e))

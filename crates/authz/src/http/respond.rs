@@ -99,6 +99,20 @@ pub(super) fn flow_error(e: &FlowError) -> ApiError {
         FlowError::Template(_) => ApiError::invalid_value("pi.template", msg),
         FlowError::UserGone(_) => ApiError::request_failed("user", msg),
         FlowError::Random(_) => ApiError::internal(msg),
+        FlowError::NoSuchUser(_) => ApiError::invalid_value("username", msg),
+        FlowError::WeakPassword => ApiError::invalid_value("newPassword", msg),
+        FlowError::WrongCurrentPassword => ApiError::invalid_value("currentPassword", msg),
+        FlowError::InvalidCode { what } => ApiError::invalid(
+            "INVALID_VALUE",
+            if *what == "recovery" {
+                "recoveryCode"
+            } else {
+                "verificationCode"
+            },
+            msg,
+        ),
+        FlowError::UsernameTaken(_) => ApiError::invalid("UNIQUENESS_VIOLATION", "username", msg),
+        FlowError::NoEmail(_) => ApiError::request_failed("email", msg),
         FlowError::LockedOut { seconds } => {
             ApiError::invalid("PASSWORD_LOCKED_OUT", "password", msg)
                 .inner(json!({ "secondsUntilUnlock": seconds }))

@@ -2130,3 +2130,74 @@ password_status = "MUST_CHANGE"
     .json();
     assert_eq!(f["status"], "COMPLETED", "{f}");
 }
+
+#[test]
+fn templates_follow_ui_locales_with_subjects_titles_and_user_variables() {
+    let templates = r#"
+[[environment.template]]
+name = "strong_authentication"
+delivery = "EMAIL"
+subject = "Your code, ${user.username}"
+body = "Hello ${user.username}, your passcode is ${OTP}"
+[[environment.template]]
+name = "strong_authentication"
+delivery = "EMAIL"
+locale = "fr"
+subject = "Votre code, ${user.username}"
+body = "Bonjour ${user.username}, votre code est ${OTP}"
+[[environment.template]]
+name = "strong_authentication"
+delivery = "PUSH"
+title = "Sign on, ${user.username}?"
+body = "Approve the sign-on"
+"#;
+    let s = Server::start(&(config("") + templates));
+    let sign_on = |locales: Option<&str>, who: &str| {
+        let hint = login_hint(who);
+        let mut extra = vec![("login_hint_token", hint.as_str())];
+        if let Some(l) = locales {
+            extra.push(("ui_locales", l));
+        }
+        let f = pi_flow(&s, &extra).json();
+        let id = f["id"].as_str().unwrap().to_owned();
+        outbox(&s, &id)
+    };
+    // ella's first device is EMAIL; a French-Canadian browser gets the French content.
+    let ella = |locales| {
+        let f = pi_flow(
+            &s,
+            &[
+                ("login_hint_token", &login_hint("ella")),
+                ("ui_locales", locales),
+            ],
+        )
+        .json();
+        let id = f["id"].as_str().unwrap().to_owned();
+        action(
+            &s,
+            &id,
+            "device.select",
+            json!({"device": {"id": "dev-4a"}}),
+        );
+        outbox(&s, &id)
+    };
+    let fr = ella("fr-CA en");
+    let otp = fr[0]["otp"].as_str().unwrap();
+    assert_eq!(
+        fr[0]["message"],
+        format!("Bonjour ella, votre code est {otp}")
+    );
+    assert_eq!(fr[0]["subject"], "Votre code, ella");
+    assert_eq!(fr[0]["locale"], "fr");
+    let de = ella("de en");
+    assert_eq!(
+        de[0]["subject"], "Your code, ella",
+        "no German content: the one without a locale"
+    );
+    assert_eq!(de[0]["locale"], Value::Null);
+    // A MOBILE device gets the push title.
+    let push = sign_on(None, "dizzy");
+    assert_eq!(push[0]["type"], "PUSH");
+    assert_eq!(push[0]["title"], "Sign on, dizzy?");
+    assert_eq!(push[0]["message"], "Approve the sign-on");
+}

@@ -346,6 +346,11 @@ fn seconds_ms(at: &str, field: &str, value: Option<u64>, default: u64) -> Result
     Ok(i64::try_from(v).unwrap_or(1) * 1000)
 }
 
+/// Locales compare case-insensitively; no locale equals no locale.
+pub fn same_locale(a: Option<&str>, b: Option<&str>) -> bool {
+    placeholder::same_variant(a, b)
+}
+
 /// How a user with several devices gets one (PingOne's MFA policy `deviceSelection`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum DeviceSelection {
@@ -375,7 +380,13 @@ pub struct TemplateRecord {
     pub name: String,
     pub variant: Option<String>,
     pub delivery: Delivery,
+    /// A language tag (`en`, `fr-CA`); chosen by the request's `ui_locales`.
+    pub locale: Option<String>,
     pub body: String,
+    /// EMAIL: the subject line.
+    pub subject: Option<String>,
+    /// PUSH: the notification's title.
+    pub title: Option<String>,
 }
 
 // --- the TOML shape ---
@@ -474,7 +485,10 @@ struct RawTemplate {
     name: String,
     variant: Option<String>,
     delivery: String,
+    locale: Option<String>,
     body: String,
+    subject: Option<String>,
+    title: Option<String>,
 }
 
 impl Config {
@@ -670,13 +684,15 @@ fn environment(
             o.name == t.name
                 && o.delivery == t.delivery
                 && placeholder::same_variant(o.variant.as_deref(), t.variant.as_deref())
+                && same_locale(o.locale.as_deref(), t.locale.as_deref())
         }) {
             return Err(invalid(
                 format!("{at} template \"{}\"", t.name),
                 format!(
-                    "another template has the same name, variant ({}) and delivery ({})",
+                    "another template has the same name, variant ({}), delivery ({}) and locale ({})",
                     t.variant.as_deref().unwrap_or("none"),
-                    t.delivery
+                    t.delivery,
+                    t.locale.as_deref().unwrap_or("none")
                 ),
             ));
         }
@@ -978,10 +994,38 @@ fn template_record(env_at: &str, t: RawTemplate) -> Result<TemplateRecord, Confi
     }
     let body = non_empty(&at, "body", &t.body)?;
     placeholder::placeholders(&body).map_err(|e| invalid(&at, format!("body: {e}")))?;
+    if let Some(l) = &t.locale {
+        let valid = !l.is_empty()
+            && l.len() <= 35
+            && l.split('-')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !valid {
+            return Err(invalid(
+                &at,
+                format!("locale \"{l}\" is not a language tag (en, fr-CA)"),
+            ));
+        }
+    }
+    if t.subject.is_some() && delivery != Delivery::Email {
+        return Err(invalid(&at, "subject is for EMAIL templates"));
+    }
+    if t.title.is_some() && delivery != Delivery::Push {
+        return Err(invalid(&at, "title is for PUSH templates"));
+    }
+    for (field, text) in [("subject", &t.subject), ("title", &t.title)] {
+        if let Some(text) = text {
+            placeholder::placeholders(text).map_err(|e| invalid(&at, format!("{field}: {e}")))?;
+        }
+    }
+    crate::template::check_length(delivery, &body, t.subject.as_deref(), t.title.as_deref())
+        .map_err(|e| invalid(&at, e))?;
     Ok(TemplateRecord {
         name,
         variant: t.variant,
         delivery,
+        locale: t.locale,
+        subject: t.subject,
+        title: t.title,
         body,
     })
 }
@@ -1074,7 +1118,11 @@ body = "Approve ${sum}: ${OTP}"
             (GOOD.replace("username = \"charlie\"", "username = \"charlie\"\nnickname = \"bird\""), "unknown field `nickname`"),
             (format!("max_flows = 0\n{GOOD}"), "max_flows: must be at least 1"),
             (GOOD.replace("[[environment.template]]", "[[environment.user]]\nid = \"user-2\"\nusername = \"charlie\"\n[[environment.template]]"), "user \"user-2\": username \"charlie\" is used by another user"),
-            (format!("{GOOD}\n[[environment.template]]\nname = \"transaction\"\ndelivery = \"sms\"\nbody = \"x\""), "same name, variant (none) and delivery (SMS)"),
+            (format!("{GOOD}\n[[environment.template]]\nname = \"transaction\"\ndelivery = \"sms\"\nbody = \"x\""), "same name, variant (none), delivery (SMS) and locale (none)"),
+            (format!("{GOOD}\n[[environment.template]]\nname = \"long\"\ndelivery = \"SMS\"\nbody = \"{}\"", "x".repeat(154)), "an SMS of GSM-7 characters has at most 153 (this one 154)"),
+            (format!("{GOOD}\n[[environment.template]]\nname = \"wide\"\ndelivery = \"SMS\"\nbody = \"{}\"", "ж".repeat(68)), "outside GSM-7 (sent as UCS-2) has at most 67 characters (this one 68)"),
+            (format!("{GOOD}\n[[environment.template]]\nname = \"t\"\ndelivery = \"SMS\"\nsubject = \"s\"\nbody = \"x\""), "subject is for EMAIL templates"),
+            (format!("{GOOD}\n[[environment.template]]\nname = \"t\"\ndelivery = \"EMAIL\"\nlocale = \"fr_CA\"\nbody = \"x\""), "locale \"fr_CA\" is not a language tag"),
             ("listen = \"127.0.0.1:1\"".to_owned(), "no [[environment]] is configured"),
             (GOOD.replace("type = \"SMS\", phone = \"+15550100\"", "type = \"TOTP\""), "device \"dev-1\": a TOTP device needs a secret"),
             (GOOD.replace("type = \"SMS\", phone = \"+15550100\"", "type = \"TOTP\", secret = \"!!\""), "device \"dev-1\": secret: not base32"),

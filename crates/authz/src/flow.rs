@@ -186,6 +186,12 @@ pub struct Notification {
     /// Phone number, email address, or (push) the device id.
     pub to: String,
     pub message: String,
+    /// An email's subject.
+    pub subject: Option<String>,
+    /// A push's title.
+    pub title: Option<String>,
+    /// The locale of the template content used.
+    pub locale: Option<String>,
     /// The passcode in the message (none for push).
     pub otp: Option<String>,
     pub client_context: Map<String, Value>,
@@ -835,6 +841,9 @@ fn send_code_to(
         to: email,
         // Our wording: PingOne's default notification templates are not published verbatim.
         message: format!("Your {what} code is {code}"),
+        subject: Some(format!("Your {what} code")),
+        title: None,
+        locale: None,
         otp: Some(code),
         client_context: flow.client_context.clone(),
         created_ms: ctx.now_ms,
@@ -932,8 +941,20 @@ fn select(
         .template
         .as_ref()
         .map(|t| (t.name.as_str(), t.variant.as_deref(), &t.variables));
-    let message = match template::message(&ctx.env.templates, requested, delivery, &otp, Some(user))
-    {
+    let locales: Vec<&str> = flow
+        .request
+        .ui_locales
+        .as_deref()
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    let message = match template::message(
+        &ctx.env.templates,
+        requested,
+        delivery,
+        &otp,
+        Some(user),
+        &locales,
+    ) {
         Ok(m) => m,
         Err(e) => {
             fail(flow, "server_error", e.to_string());
@@ -955,7 +976,10 @@ fn select(
         device_type: device.kind,
         delivery,
         to: device.address(),
-        message,
+        message: message.body,
+        subject: message.subject,
+        title: message.title,
+        locale: message.locale,
         otp: with_otp.then_some(otp),
         client_context: flow.client_context.clone(),
         created_ms: ctx.now_ms,
@@ -1041,7 +1065,10 @@ mod tests {
                 name: "transaction".into(),
                 variant: None,
                 delivery: Delivery::Sms,
+                locale: None,
                 body: "Pay ${sum}? OTP: ${OTP}".into(),
+                subject: None,
+                title: None,
             }],
         }
     }
@@ -1055,6 +1082,7 @@ mod tests {
             nonce: None,
             pkce: None,
             acr_values: None,
+            ui_locales: None,
             prompt: None,
         }
     }

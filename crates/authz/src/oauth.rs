@@ -65,7 +65,7 @@ impl From<ApiError> for Refusal {
 }
 
 /// Authorize parameters a signed request object may carry (and then override, OIDC Core §6.1).
-const REQUEST_OBJECT_PARAMETERS: [&str; 11] = [
+const REQUEST_OBJECT_PARAMETERS: [&str; 12] = [
     "response_type",
     "redirect_uri",
     "scope",
@@ -77,6 +77,7 @@ const REQUEST_OBJECT_PARAMETERS: [&str; 11] = [
     "login_hint",
     "acr_values",
     "prompt",
+    "ui_locales",
 ];
 
 /// The header `alg` of a token, unverified (to say which key a bad signature was checked with).
@@ -341,6 +342,7 @@ pub fn authorize(
             nonce: p.get("nonce").cloned(),
             pkce,
             acr_values: p.get("acr_values").cloned(),
+            ui_locales: p.get("ui_locales").cloned(),
             prompt,
         },
         template,

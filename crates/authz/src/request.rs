@@ -83,6 +83,8 @@ pub struct AuthRequest {
     pub nonce: Option<String>,
     pub pkce: Option<Pkce>,
     pub acr_values: Option<String>,
+    /// `ui_locales`: the languages the user prefers, in order (they choose template locales).
+    pub ui_locales: Option<String>,
     pub prompt: Option<String>,
 }
 

@@ -109,20 +109,117 @@ pub fn candidates<'t>(
     })
 }
 
-/// The content for a delivery: the one configured for it, else any content of that name and
-/// variant (a template written for SMS still reaches an email device).
+/// The content for a delivery and the user's languages: the one configured for that delivery
+/// (else any content of that name and variant: a template written for SMS still reaches an
+/// email device), in the first of `locales` it exists in (a tag, or its language: `fr` for
+/// `fr-CA`), else the one without a locale, else the first.
 pub fn select<'t>(
     templates: &'t [TemplateRecord],
     name: &str,
     variant: Option<&str>,
     delivery: Delivery,
+    locales: &[&str],
 ) -> Result<&'t TemplateRecord, TemplateError> {
     let c = candidates(templates, name, variant)?;
-    c.iter()
-        .find(|t| t.delivery == delivery)
-        .or_else(|| c.first())
+    let same_delivery: Vec<&TemplateRecord> = c
+        .iter()
+        .copied()
+        .filter(|t| t.delivery == delivery)
+        .collect();
+    let pool = if same_delivery.is_empty() {
+        c
+    } else {
+        same_delivery
+    };
+    let language = |tag: &str| tag.split('-').next().unwrap_or(tag).to_ascii_lowercase();
+    for wanted in locales {
+        if let Some(t) = pool.iter().find(|t| {
+            t.locale
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(wanted))
+        }) {
+            return Ok(t);
+        }
+        if let Some(t) = pool.iter().find(|t| {
+            t.locale
+                .as_deref()
+                .is_some_and(|l| language(l) == language(wanted))
+        }) {
+            return Ok(t);
+        }
+    }
+    pool.iter()
+        .find(|t| t.locale.is_none())
+        .or_else(|| pool.first())
         .copied()
         .ok_or_else(|| TemplateError::Unknown(name.to_owned()))
+}
+
+/// The GSM 03.38 default alphabet (one septet each) and its extension table (two).
+const GSM7: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{c}";
+
+/// PingOne's content limits: SMS 153 GSM-7 characters (extension characters count twice), or
+/// 67 when any character needs UCS-2; EMAIL a body of at most 100 KB and a subject of at most
+/// 256 characters (PingOne's notification-content API pages). VOICE at most 1024 characters,
+/// PUSH a body of at most 400 and a title of at most 50: **our choice**, PingOne's pages state
+/// none.
+pub fn check_length(
+    delivery: Delivery,
+    body: &str,
+    subject: Option<&str>,
+    title: Option<&str>,
+) -> Result<(), String> {
+    let chars = body.chars().count();
+    match delivery {
+        Delivery::Sms => {
+            let septets: Option<usize> = body
+                .chars()
+                .map(|c| {
+                    if GSM7.contains(c) {
+                        Some(1)
+                    } else if GSM7_EXTENSION.contains(c) {
+                        Some(2)
+                    } else {
+                        None
+                    }
+                })
+                .sum();
+            match septets {
+                Some(n) if n > 153 => Err(format!(
+                    "body: an SMS of GSM-7 characters has at most 153 (this one {n})"
+                )),
+                None if chars > 67 => Err(format!(
+                    "body: an SMS with characters outside GSM-7 (sent as UCS-2) has at most 67 characters (this one {chars})"
+                )),
+                _ => Ok(()),
+            }
+        }
+        Delivery::Email => {
+            if body.len() > 100 * 1024 {
+                return Err(format!(
+                    "body: an email body is at most 100 KB (this one {} bytes)",
+                    body.len()
+                ));
+            }
+            match subject.map(|s| s.chars().count()) {
+                Some(n) if n > 256 => {
+                    Err(format!("subject: at most 256 characters (this one {n})"))
+                }
+                _ => Ok(()),
+            }
+        }
+        Delivery::Voice if chars > 1024 => Err(format!(
+            "body: a voice message is at most 1024 characters (this one {chars})"
+        )),
+        Delivery::Push if chars > 400 => Err(format!(
+            "body: a push body is at most 400 characters (this one {chars})"
+        )),
+        Delivery::Push if title.is_some_and(|t| t.chars().count() > 50) => {
+            Err("title: a push title is at most 50 characters".to_owned())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A value the server supplies: `OTP`, and the user's `user.id`, `user.username`,
@@ -144,7 +241,7 @@ fn builtin(name: &str, otp: &str, user: Option<&UserRecord>) -> Option<String> {
 
 /// A variable's text: strings as they are, numbers and booleans as JSON writes them, objects
 /// and arrays as compact JSON; `null` counts as missing.
-fn text(v: &Value) -> Option<String> {
+fn text_of(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -163,7 +260,7 @@ pub fn check(
     for t in candidates(templates, name, variant)? {
         for p in placeholders(&t.body)? {
             let supplied =
-                p == OTP || p.starts_with("user.") || variables.get(p).and_then(text).is_some();
+                p == OTP || p.starts_with("user.") || variables.get(p).and_then(text_of).is_some();
             if !supplied {
                 return Err(TemplateError::MissingVariable {
                     name: name.to_owned(),
@@ -176,33 +273,59 @@ pub fn check(
     Ok(())
 }
 
+/// A rendered notification: its text, and an email's subject or a push's title.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rendered {
+    pub body: String,
+    pub subject: Option<String>,
+    pub title: Option<String>,
+    /// The locale of the content used, if it has one.
+    pub locale: Option<String>,
+}
+
 /// Renders the message for a device: the named template (with the request's variables), or
-/// without one the `strong_authentication` template if configured, else [`DEFAULT_BODY`].
+/// without one the `strong_authentication` template if configured, else [`DEFAULT_BODY`];
+/// `locales` (the request's `ui_locales`) choose among its languages.
 pub fn message(
     templates: &[TemplateRecord],
     requested: Option<(&str, Option<&str>, &Map<String, Value>)>,
     delivery: Delivery,
     otp: &str,
     user: Option<&UserRecord>,
-) -> Result<String, TemplateError> {
+    locales: &[&str],
+) -> Result<Rendered, TemplateError> {
     let empty = Map::new();
-    let (name, variant, variables, body) = match requested {
+    let (name, variant, variables, chosen) = match requested {
         Some((name, variant, vars)) => {
-            let t = select(templates, name, variant, delivery)?;
-            (name, variant, vars, t.body.as_str())
+            let t = select(templates, name, variant, delivery, locales)?;
+            (name, variant, vars, Some(t))
         }
-        None => match select(templates, STRONG_AUTHENTICATION, None, delivery) {
-            Ok(t) => (STRONG_AUTHENTICATION, None, &empty, t.body.as_str()),
-            Err(_) => (STRONG_AUTHENTICATION, None, &empty, DEFAULT_BODY),
+        None => match select(templates, STRONG_AUTHENTICATION, None, delivery, locales) {
+            Ok(t) => (STRONG_AUTHENTICATION, None, &empty, Some(t)),
+            Err(_) => (STRONG_AUTHENTICATION, None, &empty, None),
         },
     };
-    render(body, |p| {
-        builtin(p, otp, user).or_else(|| variables.get(p).and_then(text))
-    })
-    .map_err(|variable| TemplateError::MissingVariable {
-        name: name.to_owned(),
-        variant: variant.map(str::to_owned),
-        variable,
+    let fill = |text: &str| {
+        render(text, |p| {
+            builtin(p, otp, user).or_else(|| variables.get(p).and_then(text_of))
+        })
+        .map_err(|variable| TemplateError::MissingVariable {
+            name: name.to_owned(),
+            variant: variant.map(str::to_owned),
+            variable,
+        })
+    };
+    let Some(t) = chosen else {
+        return Ok(Rendered {
+            body: fill(DEFAULT_BODY)?,
+            ..Rendered::default()
+        });
+    };
+    Ok(Rendered {
+        body: fill(&t.body)?,
+        subject: t.subject.as_deref().map(fill).transpose()?,
+        title: t.title.as_deref().map(fill).transpose()?,
+        locale: t.locale.clone(),
     })
 }
 
@@ -225,7 +348,10 @@ mod tests {
             name: name.into(),
             variant: variant.map(Into::into),
             delivery,
+            locale: None,
             body: body.into(),
+            subject: None,
+            title: None,
         }
     }
 
@@ -262,9 +388,10 @@ mod tests {
             Delivery::Sms,
             "123456",
             None,
+            &[],
         );
         assert_eq!(
-            m.unwrap(),
+            m.unwrap().body,
             "Approve this transfer of 1,000,000 USD to Charlie Parker, by entering this OTP: 123456"
         );
         let push = message(
@@ -273,8 +400,12 @@ mod tests {
             Delivery::Push,
             "1",
             None,
+            &[],
         );
-        assert_eq!(push.unwrap(), "Approve 1,000,000 USD to Charlie Parker?");
+        assert_eq!(
+            push.unwrap().body,
+            "Approve 1,000,000 USD to Charlie Parker?"
+        );
         // Email has no content of its own: the first content of the variant is used.
         let email = message(
             &templates(),
@@ -282,8 +413,9 @@ mod tests {
             Delivery::Email,
             "654321",
             None,
+            &[],
         );
-        assert_eq!(email.unwrap(), "HIGH VALUE: 1,000,000 USD. OTP 654321");
+        assert_eq!(email.unwrap().body, "HIGH VALUE: 1,000,000 USD. OTP 654321");
     }
 
     #[test]
@@ -296,8 +428,9 @@ mod tests {
             Delivery::Sms,
             "987654",
             None,
+            &[],
         );
-        assert!(m.unwrap().ends_with("OTP: 987654"));
+        assert!(m.unwrap().body.ends_with("OTP: 987654"));
     }
 
     #[test]
@@ -333,8 +466,8 @@ mod tests {
 
     #[test]
     fn defaults_and_builtins() {
-        let m = message(&[], None, Delivery::Sms, "111111", None).unwrap();
-        assert_eq!(m, "Your passcode is 111111");
+        let m = message(&[], None, Delivery::Sms, "111111", None, &[]).unwrap();
+        assert_eq!(m.body, "Your passcode is 111111");
         let strong = vec![t(
             STRONG_AUTHENTICATION,
             None,
@@ -352,11 +485,11 @@ mod tests {
             password_status: Default::default(),
             verified: true,
         };
-        let m = message(&strong, None, Delivery::Sms, "222222", Some(&user)).unwrap();
-        assert_eq!(m, "Hi Charlie, code 222222");
+        let m = message(&strong, None, Delivery::Sms, "222222", Some(&user), &[]).unwrap();
+        assert_eq!(m.body, "Hi Charlie, code 222222");
         let vars = json!({"n": 5, "ok": true}).as_object().cloned().unwrap();
         assert_eq!(
-            render("${n}/${ok}", |p| vars.get(p).and_then(text)).unwrap(),
+            render("${n}/${ok}", |p| vars.get(p).and_then(text_of)).unwrap(),
             "5/true"
         );
     }

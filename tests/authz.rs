@@ -2201,3 +2201,23 @@ body = "Approve the sign-on"
     assert_eq!(push[0]["title"], "Sign on, dizzy?");
     assert_eq!(push[0]["message"], "Approve the sign-on");
 }
+
+#[test]
+fn a_wrong_password_answers_invalid_credentials_with_failures_remaining() {
+    let s = Server::start(&config(""));
+    let id = new_flow(&s);
+    let r = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "wrong"}),
+    );
+    assert_eq!(r.status, 400);
+    let (code, target, _) = r.detail();
+    assert_eq!(
+        (code.as_str(), target.as_str()),
+        ("INVALID_CREDENTIALS", "password")
+    );
+    assert_eq!(r.json()["code"], "INVALID_DATA");
+    assert_eq!(r.json()["details"][0]["innerError"]["failuresRemaining"], 4);
+}

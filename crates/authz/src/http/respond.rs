@@ -85,10 +85,14 @@ pub(super) fn flow_error(e: &FlowError) -> ApiError {
         .detail("INVALID_VALUE", "Content-Type", msg),
         FlowError::NotAllowed { action, .. } => ApiError::request_failed(*action, msg),
         FlowError::Body { field, .. } => ApiError::invalid_value(*field, msg),
-        FlowError::InvalidCredentials { remaining } => ApiError::invalid_value("password", msg)
-            .inner(json!({ "failuresRemaining": remaining })),
+        // PingOne's detail code for a wrong username or password, as recorded responses show it.
+        FlowError::InvalidCredentials { remaining } => {
+            ApiError::invalid("INVALID_CREDENTIALS", "password", msg)
+                .inner(json!({ "failuresRemaining": remaining }))
+        }
         FlowError::CredentialsExhausted => {
-            ApiError::invalid_value("password", msg).inner(json!({ "failuresRemaining": 0 }))
+            ApiError::invalid("INVALID_CREDENTIALS", "password", msg)
+                .inner(json!({ "failuresRemaining": 0 }))
         }
         FlowError::UnknownDevice(_) => ApiError::invalid_value("device.id", msg),
         FlowError::InvalidOtp { remaining } => ApiError::invalid("INVALID_OTP", "otp", msg)

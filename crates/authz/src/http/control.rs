@@ -111,6 +111,17 @@ fn config_error(e: &config::ConfigError) -> ApiError {
     ApiError::invalid_value("body", e.to_string())
 }
 
+/// The user with this id, to change.
+fn user_mut<'e>(
+    env: &'e mut Environment,
+    id: &str,
+) -> Result<&'e mut crate::config::UserRecord, ApiError> {
+    env.users
+        .iter_mut()
+        .find(|u| u.id == id)
+        .ok_or_else(|| ApiError::not_found("userId", format!("user \"{id}\" does not exist")))
+}
+
 /// Replaces the environment with `change` applied to a copy of it.
 fn update(
     st: &EnvState,
@@ -211,13 +222,7 @@ pub(super) async fn put_device(
     }
     let mut warnings = Vec::new();
     update(st, |env| {
-        let user = env
-            .users
-            .iter_mut()
-            .find(|u| u.id == user_id)
-            .ok_or_else(|| {
-                ApiError::not_found("userId", format!("user \"{user_id}\" does not exist"))
-            })?;
+        let user = user_mut(env, &user_id)?;
         // The user with this one device, checked as a configuration would be.
         let probe = json!({"id": user.id, "username": user.username, "email": user.email, "devices": [device]});
         let (checked, w) = config::user_from_json(&format!("user \"{user_id}\""), probe)
@@ -246,13 +251,7 @@ pub(super) async fn delete_device(
     let (env_id, user_id, device_id) = path(p)?;
     let st = authorized(&s, &env_id, &headers)?;
     update(st, |env| {
-        let user = env
-            .users
-            .iter_mut()
-            .find(|u| u.id == user_id)
-            .ok_or_else(|| {
-                ApiError::not_found("userId", format!("user \"{user_id}\" does not exist"))
-            })?;
+        let user = user_mut(env, &user_id)?;
         let before = user.devices.len();
         user.devices.retain(|d| d.id != device_id);
         if user.devices.len() == before {

@@ -300,13 +300,7 @@ pub async fn callback(
     };
     match finished {
         Ok((url, mut cookies)) => {
-            cookies.push(cookie::set_cookie(
-                &web.login_cookie(),
-                "",
-                "/pa/oidc",
-                Some(0),
-                secure,
-            ));
+            cookies.push(web.clear_login_cookie(secure));
             redirect(&url, &cookies)
         }
         Err(e) => {

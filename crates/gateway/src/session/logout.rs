@@ -237,13 +237,7 @@ pub async fn logout(
     let name = &web.config.cookie_name;
     let session = super::login::open_session(cx, web, req.headers()).map(|(s, _)| s);
     let mut cookies = cookie::clear_session(req.headers(), name, secure);
-    cookies.push(cookie::set_cookie(
-        &web.login_cookie(),
-        "",
-        "/pa/oidc",
-        Some(0),
-        secure,
-    ));
+    cookies.push(web.clear_login_cookie(secure));
     let mut id_token = None;
     if let Some(s) = &session {
         let exp = web.session_end(s.iat);

@@ -182,6 +182,11 @@ impl WebRuntime {
         })
     }
 
+    /// A `Set-Cookie` deleting the login cookie.
+    pub fn clear_login_cookie(&self, secure: bool) -> String {
+        super::cookie::set_cookie(&self.login_cookie(), "", "/pa/oidc", Some(0), secure)
+    }
+
     /// The login cookie's name.
     pub fn login_cookie(&self) -> String {
         super::cookie::login_name(&self.config.cookie_name)

@@ -30,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod flow;
 mod http;
+pub mod lockout;
 pub mod oauth;
 pub mod placeholder;
 pub mod random;

@@ -2221,3 +2221,128 @@ fn a_wrong_password_answers_invalid_credentials_with_failures_remaining() {
     assert_eq!(r.json()["code"], "INVALID_DATA");
     assert_eq!(r.json()["details"][0]["innerError"]["failuresRemaining"], 4);
 }
+
+fn grants_config() -> String {
+    config("").replace(
+        "client_id = \"app-1\"\nname = \"Test app\"",
+        "client_id = \"app-1\"\nname = \"Test app\"\ngrant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\"]",
+    ) + &format!(
+        r#"
+[[environment.application]]
+client_id = "app-cc"
+client_secret = "{SECRET}"
+grant_types = ["CLIENT_CREDENTIALS"]
+scopes = ["orders:read", "orders:write"]
+"#
+    )
+}
+
+fn refresh(s: &Server, token: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut pairs = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    pairs.extend_from_slice(extra);
+    post_form(&s.url("/env-1/as/token"), &pairs, Some(("app-1", SECRET)))
+}
+
+#[test]
+fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
+    let s = Server::start(&grants_config());
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+    let t = redeem(&s, &code, &[]).json();
+    let first = t["refresh_token"].as_str().unwrap().to_owned();
+    // A refresh: new tokens, a new refresh token, the same user.
+    let r = refresh(&s, &first, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t2 = r.json();
+    let second = t2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let claims = verify_id_token(&s, t2["id_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "user-3");
+    assert!(claims.get("nonce").is_none());
+    // A narrower scope may be asked; a wider one not.
+    let r = refresh(&s, &second, &[("scope", "openid email")]);
+    assert_eq!(r.json()["error"], "invalid_scope", "{}", r.body);
+    // The first token again: a replay. Its family, the second token too, is revoked.
+    let r = refresh(&s, &first, &[]);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_grant");
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{}",
+        r.body
+    );
+    let r = refresh(&s, &second, &[]);
+    assert_eq!(
+        r.json()["error"],
+        "invalid_grant",
+        "the family is gone: {}",
+        r.body
+    );
+    // An application without REFRESH_TOKEN may not refresh.
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+        Some(("app-cc", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client", "{}", r.body);
+}
+
+#[test]
+fn client_credentials_give_the_application_its_own_access_token() {
+    let s = Server::start(&grants_config());
+    let token = |scope: Option<&str>| {
+        let mut pairs = vec![("grant_type", "client_credentials")];
+        if let Some(sc) = scope {
+            pairs.push(("scope", sc));
+        }
+        post_form(&s.url("/env-1/as/token"), &pairs, Some(("app-cc", SECRET)))
+    };
+    let r = token(Some("orders:read"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert!(
+        t.get("id_token").is_none() && t.get("refresh_token").is_none(),
+        "{t}"
+    );
+    assert_eq!(t["scope"], "orders:read");
+    let jwks = s.url("/env-1/as/jwks");
+    let run = signet_in(
+        None,
+        &[
+            "verify",
+            t["access_token"].as_str().unwrap(),
+            "--jwks",
+            &jwks,
+            "--iss",
+            &s.issuer(),
+            "--typ",
+            "at+jwt",
+        ],
+        None,
+        &[("SIGNET_NOW", &now())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let claims: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (claims["sub"].as_str(), claims["client_id"].as_str()),
+        (Some("app-cc"), Some("app-cc"))
+    );
+    assert_eq!(token(None).json()["scope"], "orders:read orders:write");
+    assert_eq!(token(Some("admin")).json()["error"], "invalid_scope");
+    // An application without CLIENT_CREDENTIALS may not use it.
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "client_credentials")],
+        Some(("app-1", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client");
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "password")],
+        Some(("app-1", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unsupported_grant_type");
+}

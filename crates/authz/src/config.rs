@@ -265,6 +265,33 @@ pub struct Client {
     /// The application's own sign-on page: a redirect-mode authorize goes there with
     /// `environmentId` and `flowId` (PingOne's custom sign-on); default the emulator's page.
     pub login_page_url: Option<String>,
+    /// PingOne's `grantTypes` (default `AUTHORIZATION_CODE`).
+    pub grant_types: Vec<GrantType>,
+    /// A refresh token's lifetime (PingOne's `refreshTokenDuration`, default 30 days).
+    pub refresh_token_duration_ms: i64,
+    /// How long refreshes may go on after the sign-on (`refreshTokenRollingDuration`, 180 days).
+    pub refresh_token_rolling_duration_ms: i64,
+    /// Scopes a `client_credentials` token may have.
+    pub scopes: Vec<String>,
+}
+
+/// The grant types the emulator issues tokens for (PingOne's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn parse(s: &str) -> Option<GrantType> {
+        match s {
+            "AUTHORIZATION_CODE" => Some(GrantType::AuthorizationCode),
+            "REFRESH_TOKEN" => Some(GrantType::RefreshToken),
+            "CLIENT_CREDENTIALS" => Some(GrantType::ClientCredentials),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,6 +469,11 @@ struct RawApplication {
     enabled: bool,
     jwks: Option<String>,
     login_page_url: Option<String>,
+    grant_types: Option<Vec<String>>,
+    refresh_token_duration: Option<u64>,
+    refresh_token_rolling_duration: Option<u64>,
+    #[serde(default)]
+    scopes: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -780,12 +812,52 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
             ));
         }
     }
+    let mut grant_types = Vec::new();
+    for g in a
+        .grant_types
+        .unwrap_or_else(|| vec!["AUTHORIZATION_CODE".into()])
+    {
+        match GrantType::parse(&g) {
+            Some(t) => grant_types.push(t),
+            None => {
+                return Err(invalid(
+                    &at,
+                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS)"),
+                ))
+            }
+        }
+    }
+    let seconds =
+        |field: &str, v: Option<u64>, default: u64, max: u64| -> Result<i64, ConfigError> {
+            let v = v.unwrap_or(default);
+            if !(60..=max).contains(&v) {
+                return Err(invalid(
+                    &at,
+                    format!("{field}: must be from 60 to {max} seconds"),
+                ));
+            }
+            Ok(i64::try_from(v).unwrap_or(60) * 1000)
+        };
     Ok(Client {
         app,
         name: a.name.unwrap_or(client_id),
         client_secret: secret,
         redirect_uris: a.redirect_uris,
         login_page_url: a.login_page_url,
+        grant_types,
+        refresh_token_duration_ms: seconds(
+            "refresh_token_duration",
+            a.refresh_token_duration,
+            2_592_000,
+            157_680_000,
+        )?,
+        refresh_token_rolling_duration_ms: seconds(
+            "refresh_token_rolling_duration",
+            a.refresh_token_rolling_duration,
+            15_552_000,
+            157_680_000,
+        )?,
+        scopes: a.scopes,
     })
 }
 

@@ -34,6 +34,7 @@ pub mod lockout;
 pub mod oauth;
 pub mod placeholder;
 pub mod random;
+pub mod refresh;
 pub mod request;
 pub mod store;
 pub mod template;

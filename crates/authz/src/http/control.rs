@@ -403,6 +403,7 @@ pub(super) async fn clear_faults(
     let env_id = path(p)?;
     let st = authorized(&s, &env_id, &headers)?;
     lock(&st.faults).clear();
+    lock(&st.refresh).clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -423,5 +424,6 @@ pub(super) async fn reset(
     lock(&st.outbox).clear();
     *lock(&st.lockouts) = crate::flow::Lockouts::default();
     lock(&st.faults).clear();
+    lock(&st.refresh).clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

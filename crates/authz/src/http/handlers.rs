@@ -15,8 +15,7 @@ use super::respond::*;
 use super::{lock, EnvState, Shared};
 use crate::error::ApiError;
 use crate::flow::{self, Action};
-use crate::oauth::{self, Issue, ResponseMode, TokenError};
-use crate::random::{self, SystemRandom};
+use crate::oauth::{self, ResponseMode};
 use crate::view;
 
 /// A handler's answer: the response, or PingOne's error envelope.
@@ -210,79 +209,10 @@ pub(super) async fn token(
     if let Some(r) = super::control::injected(st, "token") {
         return Ok(r);
     }
-    Ok(match issue_tokens(&s, st, &headers, body) {
+    Ok(match super::token::issue_tokens(&s, st, &headers, body) {
         Ok(v) => json_response(200, "application/json", &v),
         Err(e) => e.into_response(),
     })
-}
-
-pub(super) fn issue_tokens(
-    s: &Shared,
-    st: &EnvState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Value, TokenError> {
-    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
-    if !is_form(headers) {
-        return Err(TokenError::invalid_request(
-            "the token request must be application/x-www-form-urlencoded",
-        ));
-    }
-    let form = oauth::params(form_pairs(&body))
-        .map_err(|e| TokenError::invalid_request(e.description()))?;
-    match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => {}
-        None => return Err(TokenError::invalid_request("grant_type is required")),
-        Some(other) => {
-            return Err(TokenError::new(
-                400,
-                "unsupported_grant_type",
-                format!("grant_type \"{other}\" is not supported (authorization_code)"),
-            ))
-        }
-    }
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|h| h.to_str().unwrap_or("not text"));
-    let (client_id, secret, _) = oauth::client_credentials(authorization, &form)?;
-    let env = st.env();
-    oauth::authenticate(&env, &client_id, &secret)?;
-    let code = form
-        .get("code")
-        .ok_or_else(|| TokenError::invalid_request("code is required"))?;
-    let now_ms = s.now_ms();
-    let grant = lock(&st.codes).take(code, now_ms).ok_or_else(|| {
-        TokenError::invalid_grant("the authorization code is unknown, expired or already used")
-    })?;
-    oauth::redeem(&grant, &client_id, &form)?;
-    let user = env.user(&grant.user_id).ok_or_else(|| {
-        TokenError::invalid_grant(format!("user \"{}\" no longer exists", grant.user_id))
-    })?;
-    let at = Issue {
-        issuer: &st.issuer,
-        env_id: &st.id,
-        now: now_ms.div_euclid(1000),
-        lifetime: s.limits.token_lifetime_seconds,
-    };
-    let failed = |e: jose::Error| TokenError::new(500, "server_error", format!("signing: {e}"));
-    let jti = random::uuid(&mut SystemRandom).map_err(failed)?;
-    let access = st
-        .access_signer
-        .sign_claims(&oauth::access_token_claims(&grant, &at, &jti))
-        .map_err(failed)?;
-    let mut out = Map::new();
-    out.insert("access_token".into(), access.into());
-    out.insert("token_type".into(), "Bearer".into());
-    out.insert("expires_in".into(), at.lifetime.into());
-    out.insert("scope".into(), grant.scope.clone().into());
-    if oauth::has_scope(&grant.scope, "openid") {
-        let id_token = st
-            .id_signer
-            .sign_claims(&oauth::id_token_claims(&grant, user, &at))
-            .map_err(failed)?;
-        out.insert("id_token".into(), id_token.into());
-    }
-    Ok(Value::Object(out))
 }
 
 pub(super) async fn userinfo(

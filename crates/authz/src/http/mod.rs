@@ -9,6 +9,7 @@ mod handlers;
 mod respond;
 #[cfg(test)]
 mod tests;
+mod token;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -90,6 +91,8 @@ struct EnvState {
     outbox: Mutex<Ring<Notification>>,
     /// Wrong passwords by user, across flows.
     lockouts: Mutex<flow::Lockouts>,
+    /// Refresh tokens issued, by token.
+    refresh: Mutex<crate::refresh::RefreshStore>,
     /// Failures the control API asked for: (endpoint, calls left, the error).
     faults: Mutex<Vec<control::Fault>>,
 }
@@ -220,6 +223,7 @@ impl Authz {
                 outbox: Mutex::new(Ring::new(config.limits.outbox_capacity)),
                 lockouts: Mutex::new(flow::Lockouts::default()),
                 faults: Mutex::new(Vec::new()),
+                refresh: Mutex::new(crate::refresh::RefreshStore::default()),
                 id: env.id.clone(),
                 current: RwLock::new(Arc::new(env.clone())),
                 configured: Arc::new(env),

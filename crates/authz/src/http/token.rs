@@ -1,0 +1,222 @@
+//! `POST /{envId}/as/token`: the grants the emulator issues tokens for: `authorization_code`,
+//! `refresh_token` (rotated, single use, a reuse revokes the family) and `client_credentials`,
+//! each allowed only to applications whose `grant_types` include it.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap};
+use serde_json::{Map, Value};
+
+use super::handlers::{form_pairs, is_form};
+use super::{lock, EnvState, Shared};
+use crate::config::{Client, GrantType};
+use crate::oauth::{self, Grant, Issue, TokenError};
+use crate::random::{self, SystemRandom};
+
+fn unsupported(other: &str) -> TokenError {
+    TokenError::new(
+        400,
+        "unsupported_grant_type",
+        format!("grant_type \"{other}\" is not supported (authorization_code, refresh_token, client_credentials)"),
+    )
+}
+
+fn not_allowed(client: &Client, grant: &str) -> TokenError {
+    TokenError::new(
+        400,
+        "unauthorized_client",
+        format!(
+            "application \"{}\" may not use grant_type {grant} (add it to its grant_types)",
+            client.app.client_id
+        ),
+    )
+}
+
+fn failed(e: jose::Error) -> TokenError {
+    TokenError::new(500, "server_error", format!("signing: {e}"))
+}
+
+pub(super) fn issue_tokens(
+    s: &Shared,
+    st: &EnvState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, TokenError> {
+    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
+    if !is_form(headers) {
+        return Err(TokenError::invalid_request(
+            "the token request must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = oauth::params(form_pairs(&body))
+        .map_err(|e| TokenError::invalid_request(e.description()))?;
+    let grant_type = form
+        .get("grant_type")
+        .cloned()
+        .ok_or_else(|| TokenError::invalid_request("grant_type is required"))?;
+    let kind = match grant_type.as_str() {
+        "authorization_code" => GrantType::AuthorizationCode,
+        "refresh_token" => GrantType::RefreshToken,
+        "client_credentials" => GrantType::ClientCredentials,
+        other => return Err(unsupported(other)),
+    };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|h| h.to_str().unwrap_or("not text"));
+    let (client_id, secret, _) = oauth::client_credentials(authorization, &form)?;
+    let env = st.env();
+    let client = oauth::authenticate(&env, &client_id, &secret)?;
+    if !client.grant_types.contains(&kind) {
+        return Err(not_allowed(client, &grant_type));
+    }
+    let now_ms = s.now_ms();
+    let at = Issue {
+        issuer: &st.issuer,
+        env_id: &st.id,
+        now: now_ms.div_euclid(1000),
+        lifetime: s.limits.token_lifetime_seconds,
+    };
+    match kind {
+        GrantType::AuthorizationCode => {
+            let code = form
+                .get("code")
+                .ok_or_else(|| TokenError::invalid_request("code is required"))?;
+            let grant = lock(&st.codes).take(code, now_ms).ok_or_else(|| {
+                TokenError::invalid_grant(
+                    "the authorization code is unknown, expired or already used",
+                )
+            })?;
+            oauth::redeem(&grant, &client_id, &form)?;
+            let family = random::uuid(&mut SystemRandom).map_err(failed)?;
+            let ends = grant
+                .auth_time
+                .saturating_mul(1000)
+                .saturating_add(client.refresh_token_rolling_duration_ms);
+            tokens(st, client, &grant, &at, Some((family, ends)), now_ms)
+        }
+        GrantType::RefreshToken => {
+            let token = form
+                .get("refresh_token")
+                .ok_or_else(|| TokenError::invalid_request("refresh_token is required"))?;
+            let redeemed = lock(&st.refresh)
+                .redeem(token, &client_id, now_ms)
+                .map_err(|e| TokenError::invalid_grant(e.to_string()))?;
+            let mut grant = redeemed.grant;
+            // A narrower scope may be asked for, never a wider one (RFC 6749 §6).
+            if let Some(scope) = form.get("scope") {
+                let wider = scope
+                    .split_whitespace()
+                    .find(|s| !oauth::has_scope(&grant.scope, s));
+                if let Some(s) = wider {
+                    return Err(TokenError::new(
+                        400,
+                        "invalid_scope",
+                        format!("scope \"{s}\" was not granted to the refresh token"),
+                    ));
+                }
+                grant.scope = scope.clone();
+            }
+            // No nonce in a refreshed ID token (OIDC Core §12.2).
+            grant.nonce = None;
+            tokens(
+                st,
+                client,
+                &grant,
+                &at,
+                Some((redeemed.family, redeemed.family_ends_ms)),
+                now_ms,
+            )
+        }
+        GrantType::ClientCredentials => {
+            let requested: Vec<&str> = form
+                .get("scope")
+                .map(|s| s.split_whitespace().collect())
+                .unwrap_or_else(|| client.scopes.iter().map(String::as_str).collect());
+            if let Some(s) = requested
+                .iter()
+                .find(|s| !client.scopes.iter().any(|c| c == *s))
+            {
+                return Err(TokenError::new(
+                    400,
+                    "invalid_scope",
+                    format!("scope \"{s}\" is not one of the application's scopes"),
+                ));
+            }
+            let grant = Grant {
+                flow_id: String::new(),
+                client_id: client_id.clone(),
+                redirect_uri: None,
+                pkce: None,
+                nonce: None,
+                scope: requested.join(" "),
+                user_id: client_id,
+                auth_time: at.now,
+                acr: String::new(),
+                amr: Vec::new(),
+                template: None,
+            };
+            let jti = random::uuid(&mut SystemRandom).map_err(failed)?;
+            let access = st
+                .access_signer
+                .sign_claims(&oauth::access_token_claims(&grant, &at, &jti))
+                .map_err(failed)?;
+            let mut out = Map::new();
+            out.insert("access_token".into(), access.into());
+            out.insert("token_type".into(), "Bearer".into());
+            out.insert("expires_in".into(), at.lifetime.into());
+            out.insert("scope".into(), grant.scope.into());
+            Ok(Value::Object(out))
+        }
+    }
+}
+
+/// The access token, the ID token (with `openid`) and, for an application that may refresh, a
+/// new refresh token of `family`.
+fn tokens(
+    st: &EnvState,
+    client: &Client,
+    grant: &Grant,
+    at: &Issue<'_>,
+    family: Option<(String, i64)>,
+    now_ms: i64,
+) -> Result<Value, TokenError> {
+    let env = st.env();
+    let user = env.user(&grant.user_id).ok_or_else(|| {
+        TokenError::invalid_grant(format!("user \"{}\" no longer exists", grant.user_id))
+    })?;
+    let jti = random::uuid(&mut SystemRandom).map_err(failed)?;
+    let access = st
+        .access_signer
+        .sign_claims(&oauth::access_token_claims(grant, at, &jti))
+        .map_err(failed)?;
+    let mut out = Map::new();
+    out.insert("access_token".into(), access.into());
+    out.insert("token_type".into(), "Bearer".into());
+    out.insert("expires_in".into(), at.lifetime.into());
+    out.insert("scope".into(), grant.scope.clone().into());
+    if oauth::has_scope(&grant.scope, "openid") {
+        let id_token = st
+            .id_signer
+            .sign_claims(&oauth::id_token_claims(grant, user, at))
+            .map_err(failed)?;
+        out.insert("id_token".into(), id_token.into());
+    }
+    if let (true, Some((family, ends))) = (
+        client.grant_types.contains(&GrantType::RefreshToken),
+        family,
+    ) {
+        if now_ms < ends {
+            let token = random::secret_token(&mut SystemRandom).map_err(failed)?;
+            lock(&st.refresh).issue(
+                token.clone(),
+                family,
+                grant.clone(),
+                now_ms,
+                now_ms.saturating_add(client.refresh_token_duration_ms),
+                ends,
+            );
+            out.insert("refresh_token".into(), token.into());
+        }
+    }
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,193 @@
+//! Refresh tokens: opaque, single use, rotated on every refresh. A token lives
+//! `refresh_token_duration` from its issue, and no family (the tokens descended from one sign-on)
+//! outlives `refresh_token_rolling_duration` from the sign-on (PingOne's two settings). Replay
+//! protection: a token presented a second time revokes its whole family, so a stolen token and
+//! the legitimate client cannot both go on (RFC 9700 §4.14.2).
+
+use std::collections::HashMap;
+
+use crate::oauth::Grant;
+
+/// Tokens kept at most; past it, expired ones go first, then the oldest.
+const MAX_TOKENS: usize = 100_000;
+
+/// Why a refresh token is refused (all are `invalid_grant`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the refresh token is unknown or was revoked")]
+    Unknown,
+    #[error("the refresh token has expired")]
+    Expired,
+    #[error("the refresh token was already used: its family is revoked (a replay?)")]
+    Reused,
+    #[error("the refresh token was issued to another client")]
+    OtherClient,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    family: String,
+    grant: Grant,
+    expires_ms: i64,
+    family_ends_ms: i64,
+    used: bool,
+    issued_ms: i64,
+}
+
+/// What a refresh may continue: the grant, and the family it belongs to.
+#[derive(Debug, Clone)]
+pub struct Redeemed {
+    pub grant: Grant,
+    pub family: String,
+    pub family_ends_ms: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct RefreshStore {
+    tokens: HashMap<String, Entry>,
+}
+
+impl RefreshStore {
+    /// Records `token` for `grant`, expiring at `expires_ms` (never past `family_ends_ms`).
+    pub fn issue(
+        &mut self,
+        token: String,
+        family: String,
+        grant: Grant,
+        now_ms: i64,
+        expires_ms: i64,
+        family_ends_ms: i64,
+    ) {
+        if self.tokens.len() >= MAX_TOKENS {
+            self.tokens.retain(|_, e| e.expires_ms > now_ms && !e.used);
+            if self.tokens.len() >= MAX_TOKENS {
+                if let Some(oldest) = self
+                    .tokens
+                    .iter()
+                    .min_by_key(|(_, e)| e.issued_ms)
+                    .map(|(k, _)| k.clone())
+                {
+                    self.tokens.remove(&oldest);
+                }
+            }
+        }
+        self.tokens.insert(
+            token,
+            Entry {
+                family,
+                grant,
+                expires_ms: expires_ms.min(family_ends_ms),
+                family_ends_ms,
+                used: false,
+                issued_ms: now_ms,
+            },
+        );
+    }
+
+    /// Uses `token` once for `client_id`. A second use revokes the family.
+    pub fn redeem(
+        &mut self,
+        token: &str,
+        client_id: &str,
+        now_ms: i64,
+    ) -> Result<Redeemed, RefreshError> {
+        let entry = self.tokens.get_mut(token).ok_or(RefreshError::Unknown)?;
+        if entry.grant.client_id != client_id {
+            return Err(RefreshError::OtherClient);
+        }
+        if entry.used {
+            let family = entry.family.clone();
+            self.revoke_family(&family);
+            return Err(RefreshError::Reused);
+        }
+        if now_ms >= entry.expires_ms {
+            return Err(RefreshError::Expired);
+        }
+        entry.used = true;
+        Ok(Redeemed {
+            grant: entry.grant.clone(),
+            family: entry.family.clone(),
+            family_ends_ms: entry.family_ends_ms,
+        })
+    }
+
+    /// Revokes every token of `family`.
+    pub fn revoke_family(&mut self, family: &str) {
+        self.tokens.retain(|_, e| e.family != family);
+    }
+
+    /// Revokes `token`'s family (RFC 7009 revocation of a refresh token); whether it existed.
+    pub fn revoke(&mut self, token: &str, client_id: &str) -> bool {
+        let family = match self.tokens.get(token) {
+            Some(e) if e.grant.client_id == client_id => e.family.clone(),
+            _ => return false,
+        };
+        self.revoke_family(&family);
+        true
+    }
+
+    /// Whether `token` can still be used at `now` (for introspection).
+    pub fn active(&self, token: &str, now_ms: i64) -> Option<&Grant> {
+        self.tokens
+            .get(token)
+            .filter(|e| !e.used && now_ms < e.expires_ms)
+            .map(|e| &e.grant)
+    }
+
+    pub fn clear(&mut self) {
+        self.tokens.clear();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn grant(client: &str) -> Grant {
+        Grant {
+            flow_id: "f".into(),
+            client_id: client.into(),
+            redirect_uri: None,
+            pkce: None,
+            nonce: None,
+            scope: "openid".into(),
+            user_id: "u".into(),
+            auth_time: 0,
+            acr: String::new(),
+            amr: Vec::new(),
+            template: None,
+        }
+    }
+
+    #[test]
+    fn tokens_are_single_use_and_a_reuse_revokes_the_family() {
+        let mut s = RefreshStore::default();
+        s.issue("r1".into(), "fam".into(), grant("app"), 0, 1000, 5000);
+        assert_eq!(
+            s.redeem("r1", "other", 1).err(),
+            Some(RefreshError::OtherClient)
+        );
+        let r = s.redeem("r1", "app", 1).unwrap();
+        assert_eq!(r.family, "fam");
+        s.issue("r2".into(), r.family, r.grant, 1, 2000, r.family_ends_ms);
+        // r1 again: a replay; the whole family (r2 too) is revoked.
+        assert_eq!(s.redeem("r1", "app", 2).err(), Some(RefreshError::Reused));
+        assert_eq!(s.redeem("r2", "app", 2).err(), Some(RefreshError::Unknown));
+    }
+
+    #[test]
+    fn tokens_expire_and_never_outlive_their_family() {
+        let mut s = RefreshStore::default();
+        s.issue("r".into(), "f".into(), grant("app"), 0, 10_000, 3000);
+        assert!(s.active("r", 2999).is_some());
+        assert_eq!(
+            s.redeem("r", "app", 3000).err(),
+            Some(RefreshError::Expired)
+        );
+        s.issue("q".into(), "g".into(), grant("app"), 0, 100, 3000);
+        assert!(s.revoke("q", "app"));
+        assert!(!s.revoke("q", "app"));
+        assert_eq!(s.redeem("q", "app", 1).err(), Some(RefreshError::Unknown));
+    }
+}

@@ -2346,3 +2346,71 @@ fn client_credentials_give_the_application_its_own_access_token() {
     );
     assert_eq!(r.json()["error"], "unsupported_grant_type");
 }
+
+#[test]
+fn introspection_and_revocation_follow_rfc_7662_and_7009() {
+    let s = Server::start(&grants_config());
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let t = redeem(&s, f["authorizeResponse"]["code"].as_str().unwrap(), &[]).json();
+    let (access, refresh_token) = (
+        t["access_token"].as_str().unwrap().to_owned(),
+        t["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let call = |path: &str, token: &str, client: (&str, &str)| {
+        post_form(
+            &s.url(&format!("/env-1/as/{path}")),
+            &[("token", token)],
+            Some(client),
+        )
+    };
+    let r = call("introspect", &access, ("app-1", SECRET)).json();
+    assert_eq!(
+        (
+            r["active"].as_bool(),
+            r["sub"].as_str(),
+            r["token_type"].as_str()
+        ),
+        (Some(true), Some("user-3"), Some("access_token"))
+    );
+    let r = call("introspect", &refresh_token, ("app-1", SECRET)).json();
+    assert_eq!(
+        (r["active"].as_bool(), r["token_type"].as_str()),
+        (Some(true), Some("refresh_token"))
+    );
+    // Another client learns nothing about app-1's refresh token; garbage is inactive.
+    assert_eq!(
+        call("introspect", &refresh_token, ("app-cc", SECRET)).json(),
+        json!({"active": false})
+    );
+    assert_eq!(
+        call("introspect", "garbage", ("app-1", SECRET)).json(),
+        json!({"active": false})
+    );
+    assert_eq!(call("introspect", &access, ("app-1", "wrong")).status, 401);
+    // Revocation: the refresh token's family, and the access token (userinfo refuses it after).
+    assert_eq!(
+        call("revoke", &refresh_token, ("app-1", SECRET)).status,
+        200
+    );
+    assert_eq!(
+        refresh(&s, &refresh_token, &[]).json()["error"],
+        "invalid_grant"
+    );
+    let info =
+        |token: &str| send(client().get(s.url("/env-1/as/userinfo")).bearer_auth(token)).status;
+    assert_eq!(info(&access), 200);
+    assert_eq!(call("revoke", &access, ("app-1", SECRET)).status, 200);
+    assert_eq!(info(&access), 401);
+    assert_eq!(
+        call("introspect", &access, ("app-1", SECRET)).json()["active"],
+        false
+    );
+    assert_eq!(
+        call("revoke", "unknown", ("app-1", SECRET)).status,
+        200,
+        "RFC 7009 §2.2"
+    );
+    let d = get(&s.url("/env-1/as/.well-known/openid-configuration")).json();
+    assert_eq!(d["introspection_endpoint"], s.url("/env-1/as/introspect"));
+    assert_eq!(d["revocation_endpoint"], s.url("/env-1/as/revoke"));
+}

@@ -257,6 +257,14 @@ pub(super) async fn userinfo(
         Ok(j) => j,
         Err(e) => return Ok(invalid(format!("the access token is not valid: {e}"))),
     };
+    let jti = jwt
+        .claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if lock(&st.revoked_jtis).contains(jti) {
+        return Ok(invalid("the access token was revoked".into()));
+    }
     let sub = jwt
         .claims
         .get("sub")
@@ -361,4 +369,30 @@ pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         "METHOD_NOT_ALLOWED",
         format!("{method} is not allowed on {}", uri.path()),
     )
+}
+
+pub(super) async fn introspect(
+    State(s): St,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let st = env_at(&s, path)?;
+    Ok(match super::token::introspect(&s, st, &headers, body) {
+        Ok(v) => json_response(200, "application/json", &v),
+        Err(e) => e.into_response(),
+    })
+}
+
+pub(super) async fn revoke(
+    State(s): St,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let st = env_at(&s, path)?;
+    Ok(match super::token::revoke(&s, st, &headers, body) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    })
 }

@@ -91,6 +91,8 @@ struct EnvState {
     outbox: Mutex<Ring<Notification>>,
     /// Wrong passwords by user, across flows.
     lockouts: Mutex<flow::Lockouts>,
+    /// `jti`s of access tokens revoked at `/as/revoke`.
+    revoked_jtis: Mutex<std::collections::HashSet<String>>,
     /// Refresh tokens issued, by token.
     refresh: Mutex<crate::refresh::RefreshStore>,
     /// Failures the control API asked for: (endpoint, calls left, the error).
@@ -224,6 +226,7 @@ impl Authz {
                 lockouts: Mutex::new(flow::Lockouts::default()),
                 faults: Mutex::new(Vec::new()),
                 refresh: Mutex::new(crate::refresh::RefreshStore::default()),
+                revoked_jtis: Mutex::new(std::collections::HashSet::new()),
                 id: env.id.clone(),
                 current: RwLock::new(Arc::new(env.clone())),
                 configured: Arc::new(env),
@@ -250,6 +253,8 @@ impl Authz {
             .route("/{env}/as/resume", get(resume))
             .route("/{env}/as/token", post(token))
             .route("/{env}/as/jwks", get(jwks))
+            .route("/{env}/as/introspect", post(introspect))
+            .route("/{env}/as/revoke", post(revoke))
             .route("/{env}/as/.well-known/openid-configuration", get(discovery))
             .route("/{env}/as/userinfo", get(userinfo).post(userinfo))
             .route("/{env}/flows/{flow}", get(flow_get).post(flow_post))

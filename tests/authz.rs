@@ -2414,3 +2414,181 @@ fn introspection_and_revocation_follow_rfc_7662_and_7009() {
     assert_eq!(d["introspection_endpoint"], s.url("/env-1/as/introspect"));
     assert_eq!(d["revocation_endpoint"], s.url("/env-1/as/revoke"));
 }
+
+/// A sign-on of `miles` for `client` (with PKCE when `challenge`), to a code.
+fn code_for(s: &Server, client: &str, challenge: Option<&str>) -> String {
+    let mut pairs = vec![
+        ("client_id", client),
+        ("response_type", "code"),
+        ("response_mode", "pi.flow"),
+    ];
+    if let Some(c) = challenge {
+        pairs.push(("code_challenge", c));
+        pairs.push(("code_challenge_method", "S256"));
+    }
+    let f = authorize(s, &pairs).json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    let f = action(
+        s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    )
+    .json();
+    f["authorizeResponse"]["code"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn public_clients_and_jwt_client_authentication() {
+    let dir = TempDir::new();
+    let key = jose::Key::generate(jose::Algorithm::RS256).unwrap();
+    dir.write(
+        "app-pk.jwks",
+        jose::KeySet::from(key.to_public().unwrap())
+            .to_public_jwks()
+            .to_string(),
+    );
+    let path = dir.write(
+        "authz.toml",
+        config("")
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-public"
+token_endpoint_auth_method = "NONE"
+[[environment.application]]
+client_id = "app-sj"
+client_secret = "{SECRET}"
+token_endpoint_auth_method = "CLIENT_SECRET_JWT"
+[[environment.application]]
+client_id = "app-pk"
+client_secret = "{SECRET}"
+token_endpoint_auth_method = "PRIVATE_KEY_JWT"
+jwks = "app-pk.jwks"
+"#
+            ),
+    );
+    let s = Server::start_file(&path, Some(dir));
+    let token_url = s.url("/env-1/as/token");
+    let post = |pairs: &[(&str, &str)]| post_form(&token_url, pairs, None);
+
+    // A public client: no secret, but PKCE.
+    let code = code_for(&s, "app-public", Some(CHALLENGE));
+    let r = post(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("client_id", "app-public"),
+        ("code_verifier", VERIFIER),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let code = code_for(&s, "app-public", None);
+    let r = post(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("client_id", "app-public"),
+    ]);
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("must use PKCE"),
+        "{}",
+        r.body
+    );
+    // A confidential client cannot skip authentication.
+    let r = post(&[
+        ("grant_type", "authorization_code"),
+        ("code", "x"),
+        ("client_id", "app-1"),
+    ]);
+    assert_eq!(r.json()["error"], "invalid_client");
+
+    let now: i64 = now().parse().unwrap();
+    let assertion = |signer: &jose::Signer, client: &str, aud: &str, jti: &str, exp: i64| {
+        signer
+            .sign_claims(&json!({"iss": client, "sub": client, "aud": aud, "jti": jti, "exp": exp, "iat": now}))
+            .unwrap()
+    };
+    let with_assertion = |code: &str, a: &str| {
+        post(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", a),
+        ])
+    };
+    // CLIENT_SECRET_JWT: HS256 with the client secret.
+    let hs = jose::Signer::new(
+        jose::Key::hmac(SECRET.as_bytes().to_vec()).unwrap(),
+        jose::Algorithm::HS256,
+    )
+    .unwrap();
+    let code = code_for(&s, "app-sj", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-sj", &token_url, "j-1", now + 60),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The same jti again is a replay; a wrong audience or an expired assertion is refused.
+    let code = code_for(&s, "app-sj", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-sj", &token_url, "j-1", now + 60),
+    );
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{}",
+        r.body
+    );
+    let r = with_assertion(
+        &code,
+        &assertion(
+            &hs,
+            "app-sj",
+            "https://elsewhere.example/token",
+            "j-2",
+            now + 60,
+        ),
+    );
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("aud must be"),
+        "{}",
+        r.body
+    );
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-sj", &token_url, "j-3", now - 120),
+    );
+    assert_eq!(r.json()["error"], "invalid_client", "{}", r.body);
+    // A secret is not accepted from a JWT client.
+    let r = post_form(
+        &token_url,
+        &[("grant_type", "authorization_code"), ("code", &code)],
+        Some(("app-sj", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "invalid_client");
+    // PRIVATE_KEY_JWT: RS256 with the application's key; the issuer is an accepted audience too.
+    let rs = jose::Signer::new(key, jose::Algorithm::RS256).unwrap();
+    let code = code_for(&s, "app-pk", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&rs, "app-pk", &s.issuer(), "k-1", now + 60),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Signed by the client secret instead of the key: refused.
+    let code = code_for(&s, "app-pk", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-pk", &token_url, "k-2", now + 60),
+    );
+    assert_eq!(r.json()["error"], "invalid_client", "{}", r.body);
+}

@@ -273,6 +273,34 @@ pub struct Client {
     pub refresh_token_rolling_duration_ms: i64,
     /// Scopes a `client_credentials` token may have.
     pub scopes: Vec<String>,
+    /// None: `client_secret_basic` or `client_secret_post`, either (the emulator's default).
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+}
+
+/// How an application authenticates at the token endpoint (PingOne's `tokenEndpointAuthMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A public client: no secret; PKCE is required.
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// RFC 7523 assertion signed with the client secret (HS256/384/512).
+    ClientSecretJwt,
+    /// RFC 7523 assertion signed with a key of the application's `jwks`.
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        match s {
+            "NONE" => Some(AuthMethod::None),
+            "CLIENT_SECRET_BASIC" => Some(AuthMethod::ClientSecretBasic),
+            "CLIENT_SECRET_POST" => Some(AuthMethod::ClientSecretPost),
+            "CLIENT_SECRET_JWT" => Some(AuthMethod::ClientSecretJwt),
+            "PRIVATE_KEY_JWT" => Some(AuthMethod::PrivateKeyJwt),
+            _ => None,
+        }
+    }
 }
 
 /// The grant types the emulator issues tokens for (PingOne's names).
@@ -458,6 +486,7 @@ struct RawEnvironment {
 struct RawApplication {
     client_id: String,
     name: Option<String>,
+    #[serde(default)]
     client_secret: String,
     #[serde(default)]
     redirect_uris: Vec<String>,
@@ -474,6 +503,7 @@ struct RawApplication {
     refresh_token_rolling_duration: Option<u64>,
     #[serde(default)]
     scopes: Vec<String>,
+    token_endpoint_auth_method: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -784,7 +814,24 @@ pub fn application_from_json(
 fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Client, ConfigError> {
     let at = format!("{env_at} application \"{}\"", a.client_id);
     let client_id = non_empty(&at, "client_id", &a.client_id)?;
-    let secret = non_empty(&at, "client_secret", &a.client_secret)?;
+    let method = match &a.token_endpoint_auth_method {
+        None => None,
+        Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
+            invalid(
+                &at,
+                format!("token_endpoint_auth_method \"{m}\" is not one of NONE, CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, CLIENT_SECRET_JWT, PRIVATE_KEY_JWT"),
+            )
+        })?),
+    };
+    let public = method == Some(AuthMethod::None);
+    let secret = if public {
+        a.client_secret.clone()
+    } else {
+        non_empty(&at, "client_secret", &a.client_secret)?
+    };
+    if method == Some(AuthMethod::PrivateKeyJwt) && a.jwks.is_none() {
+        return Err(invalid(&at, "PRIVATE_KEY_JWT needs the application's jwks"));
+    }
     if a.support_unsigned_request_object && a.require_signed_request_object {
         return Err(invalid(
             &at,
@@ -794,9 +841,12 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
     for uri in &a.redirect_uris {
         redirect_uri(&at, uri)?;
     }
-    let mut app = Application::new(client_id.clone())
-        .with_secret(secret.as_bytes().to_vec())
-        .map_err(|e| invalid(&at, format!("client_secret: {e}")))?;
+    let mut app = Application::new(client_id.clone());
+    if !secret.is_empty() {
+        app = app
+            .with_secret(secret.as_bytes().to_vec())
+            .map_err(|e| invalid(&at, format!("client_secret: {e}")))?;
+    }
     app.support_unsigned_request_object = a.support_unsigned_request_object;
     app.require_signed_request_object = a.require_signed_request_object;
     app.enabled = a.enabled;
@@ -858,6 +908,7 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
             157_680_000,
         )?,
         scopes: a.scopes,
+        token_endpoint_auth_method: method,
     })
 }
 

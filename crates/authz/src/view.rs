@@ -222,7 +222,8 @@ pub fn discovery(urls: &Urls) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
         "code_challenge_methods_supported": ["plain", "S256"],
         "request_parameter_supported": true,
         "request_uri_parameter_supported": false,

@@ -91,6 +91,8 @@ struct EnvState {
     outbox: Mutex<Ring<Notification>>,
     /// Wrong passwords by user, across flows.
     lockouts: Mutex<flow::Lockouts>,
+    /// `jti`s of client assertions seen (no replay).
+    assertion_jtis: Mutex<crate::client_auth::SeenJtis>,
     /// `jti`s of access tokens revoked at `/as/revoke`.
     revoked_jtis: Mutex<std::collections::HashSet<String>>,
     /// Refresh tokens issued, by token.
@@ -227,6 +229,7 @@ impl Authz {
                 faults: Mutex::new(Vec::new()),
                 refresh: Mutex::new(crate::refresh::RefreshStore::default()),
                 revoked_jtis: Mutex::new(std::collections::HashSet::new()),
+                assertion_jtis: Mutex::new(crate::client_auth::SeenJtis::default()),
                 id: env.id.clone(),
                 current: RwLock::new(Arc::new(env.clone())),
                 configured: Arc::new(env),

@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use super::handlers::{form_pairs, is_form};
 use super::{lock, EnvState, Shared};
-use crate::config::{Client, GrantType};
+use crate::client_auth;
+use crate::config::{AuthMethod, Client, Environment, GrantType};
 use crate::oauth::{self, Grant, Issue, TokenError};
 use crate::random::{self, SystemRandom};
 
@@ -29,6 +30,32 @@ fn not_allowed(client: &Client, grant: &str) -> TokenError {
             "application \"{}\" may not use grant_type {grant} (add it to its grant_types)",
             client.app.client_id
         ),
+    )
+}
+
+/// The client of a request to `{issuer}/{endpoint}` ([`client_auth`]).
+fn authenticated<'e>(
+    s: &Shared,
+    st: &EnvState,
+    env: &'e Environment,
+    headers: &HeaderMap,
+    form: &std::collections::BTreeMap<String, String>,
+    endpoint: &str,
+) -> Result<&'e Client, TokenError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|h| h.to_str().unwrap_or("not text"));
+    let url = format!("{}/{endpoint}", st.issuer);
+    client_auth::authenticate(
+        env,
+        authorization,
+        form,
+        &client_auth::Audience {
+            endpoint: &url,
+            issuer: &st.issuer,
+        },
+        s.now_ms().div_euclid(1000),
+        &mut lock(&st.assertion_jtis),
     )
 }
 
@@ -60,12 +87,9 @@ pub(super) fn issue_tokens(
         "client_credentials" => GrantType::ClientCredentials,
         other => return Err(unsupported(other)),
     };
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|h| h.to_str().unwrap_or("not text"));
-    let (client_id, secret, _) = oauth::client_credentials(authorization, &form)?;
     let env = st.env();
-    let client = oauth::authenticate(&env, &client_id, &secret)?;
+    let client = authenticated(s, st, &env, headers, &form, "token")?;
+    let client_id = client.app.client_id.clone();
     if !client.grant_types.contains(&kind) {
         return Err(not_allowed(client, &grant_type));
     }
@@ -87,6 +111,11 @@ pub(super) fn issue_tokens(
                 )
             })?;
             oauth::redeem(&grant, &client_id, &form)?;
+            if client.token_endpoint_auth_method == Some(AuthMethod::None) && grant.pkce.is_none() {
+                return Err(TokenError::invalid_grant(
+                    "a public client must use PKCE (the authorize request had no code_challenge)",
+                ));
+            }
             let family = random::uuid(&mut SystemRandom).map_err(failed)?;
             let ends = grant
                 .auth_time
@@ -223,9 +252,11 @@ fn tokens(
 
 /// The authenticated client of an introspection or revocation request, and the `token`.
 fn client_and_token(
+    s: &Shared,
     st: &EnvState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    endpoint: &str,
 ) -> Result<(String, String, Option<String>), TokenError> {
     let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
     if !is_form(headers) {
@@ -235,11 +266,11 @@ fn client_and_token(
     }
     let form = oauth::params(form_pairs(&body))
         .map_err(|e| TokenError::invalid_request(e.description()))?;
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|h| h.to_str().unwrap_or("not text"));
-    let (client_id, secret, _) = oauth::client_credentials(authorization, &form)?;
-    oauth::authenticate(&st.env(), &client_id, &secret)?;
+    let env = st.env();
+    let client_id = authenticated(s, st, &env, headers, &form, endpoint)?
+        .app
+        .client_id
+        .clone();
     let token = form
         .get("token")
         .cloned()
@@ -272,7 +303,7 @@ pub(super) fn introspect(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, TokenError> {
-    let (client_id, token, _) = client_and_token(st, headers, body)?;
+    let (client_id, token, _) = client_and_token(s, st, headers, body, "introspect")?;
     if let Some(claims) = access_claims(s, st, &token) {
         let mut out = Map::new();
         out.insert("active".into(), true.into());
@@ -316,7 +347,7 @@ pub(super) fn revoke(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), TokenError> {
-    let (client_id, token, _) = client_and_token(st, headers, body)?;
+    let (client_id, token, _) = client_and_token(s, st, headers, body, "revoke")?;
     if lock(&st.refresh).revoke(&token, &client_id) {
         return Ok(());
     }

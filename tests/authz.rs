@@ -2592,3 +2592,133 @@ jwks = "app-pk.jwks"
     );
     assert_eq!(r.json()["error"], "invalid_client", "{}", r.body);
 }
+
+#[test]
+fn a_seed_login_hint_token_starts_a_ciba_request_that_is_approved_and_redeemed() {
+    let text = grants_config().replace(
+        "grant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\"]",
+        "grant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\", \"CIBA\"]",
+    );
+    let s = Server::start(&text);
+    let bc = |pairs: &[(&str, &str)]| {
+        post_form(
+            &s.url("/env-1/as/bc-authorize"),
+            pairs,
+            Some(("app-1", SECRET)),
+        )
+    };
+    let poll = |id: &str| {
+        post_form(
+            &s.url("/env-1/as/token"),
+            &[
+                ("grant_type", "urn:openid:params:grant-type:ciba"),
+                ("auth_req_id", id),
+            ],
+            Some(("app-1", SECRET)),
+        )
+    };
+    let advance = |seconds: i64| {
+        let r = send(
+            client()
+                .post(s.url("/env-1/emulator/clock"))
+                .header("content-type", "application/json")
+                .body(json!({"advanceSeconds": seconds}).to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    // The hint made by `signet login-hint`, as the seed makes it (for dizzy: a MOBILE device).
+    let hint = login_hint("dizzy");
+    let r = bc(&[
+        ("scope", "openid"),
+        ("login_hint_token", &hint),
+        ("binding_message", "Pay 42"),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    assert_eq!(
+        (a["expires_in"].as_i64(), a["interval"].as_i64()),
+        (Some(120), Some(5))
+    );
+    let id = a["auth_req_id"].as_str().unwrap().to_owned();
+    assert_eq!(poll(&id).json()["error"], "authorization_pending");
+    assert_eq!(
+        poll(&id).json()["error"],
+        "slow_down",
+        "polled again at once"
+    );
+    // The push reaches the device with the binding message; the user approves.
+    let sent = get(&s.url("/env-1/emulator/outbox")).json();
+    let push = sent.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(push["type"], "PUSH");
+    assert_eq!(push["clientContext"]["bindingMessage"], "Pay 42");
+    let flow = push["flowId"].as_str().unwrap();
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{flow}/approve"))));
+    assert_eq!(r.status, 200, "{}", r.body);
+    advance(11);
+    let r = poll(&id);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert!(
+        t["id_token"].is_string() && t["refresh_token"].is_string(),
+        "{t}"
+    );
+    let claims: Value = serde_json::from_slice(
+        &jose::jws::decode(t["id_token"].as_str().unwrap())
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "user-2");
+    assert_eq!(poll(&id).json()["error"], "invalid_grant", "used");
+
+    // A denial, an expiry, and bad requests.
+    let id = bc(&[("scope", "openid"), ("login_hint", "dizzy")]).json()["auth_req_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = get(&s.url("/env-1/emulator/outbox")).json();
+    let flow = sent.as_array().unwrap().last().unwrap()["flowId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(client().post(s.url(&format!("/env-1/emulator/push/{flow}/deny"))));
+    assert_eq!(poll(&id).json()["error"], "access_denied");
+    let id = bc(&[
+        ("scope", "openid"),
+        ("login_hint", "dizzy"),
+        ("requested_expiry", "2"),
+    ])
+    .json()["auth_req_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    advance(3);
+    assert_eq!(poll(&id).json()["error"], "expired_token");
+    let r = bc(&[
+        ("scope", "openid"),
+        ("login_hint", "dizzy"),
+        ("login_hint_token", &hint),
+    ]);
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("exactly one"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        bc(&[("scope", "openid"), ("login_hint", "nobody")]).json()["error"],
+        "unknown_user_id"
+    );
+    assert_eq!(
+        bc(&[("scope", "email"), ("login_hint", "dizzy")]).json()["error"],
+        "invalid_request"
+    );
+    let r = post_form(
+        &s.url("/env-1/as/bc-authorize"),
+        &[("scope", "openid"), ("login_hint", "dizzy")],
+        Some(("app-cc", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client");
+}

@@ -309,6 +309,7 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    Ciba,
 }
 
 impl GrantType {
@@ -317,6 +318,7 @@ impl GrantType {
             "AUTHORIZATION_CODE" => Some(GrantType::AuthorizationCode),
             "REFRESH_TOKEN" => Some(GrantType::RefreshToken),
             "CLIENT_CREDENTIALS" => Some(GrantType::ClientCredentials),
+            "CIBA" => Some(GrantType::Ciba),
             _ => None,
         }
     }
@@ -872,7 +874,7 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
             None => {
                 return Err(invalid(
                     &at,
-                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS)"),
+                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, CIBA)"),
                 ))
             }
         }

@@ -25,6 +25,7 @@
 //! - Authorization codes are consumed by their first presentation, even a failing one.
 
 pub mod certificate;
+pub mod ciba;
 pub mod client_auth;
 pub mod clock;
 pub mod config;

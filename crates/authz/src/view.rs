@@ -219,7 +219,10 @@ pub fn discovery(urls: &Urls) -> Value {
         "scopes_supported": ["openid", "profile", "email"],
         "response_types_supported": ["code"],
         "response_modes_supported": ResponseMode::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+            "urn:openid:params:grant-type:ciba"],
+        "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
+        "backchannel_token_delivery_modes_supported": ["poll"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported":

@@ -396,3 +396,16 @@ pub(super) async fn revoke(
         Err(e) => e.into_response(),
     })
 }
+
+pub(super) async fn bc_authorize(
+    State(s): St,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let st = env_at(&s, path)?;
+    Ok(match super::token::bc_authorize(&s, st, &headers, body) {
+        Ok(v) => json_response(200, "application/json", &v),
+        Err(e) => e.into_response(),
+    })
+}

@@ -91,6 +91,8 @@ struct EnvState {
     outbox: Mutex<Ring<Notification>>,
     /// Wrong passwords by user, across flows.
     lockouts: Mutex<flow::Lockouts>,
+    /// CIBA requests waiting for their user, by `auth_req_id`.
+    ciba: Mutex<HashMap<String, crate::ciba::Pending>>,
     /// `jti`s of client assertions seen (no replay).
     assertion_jtis: Mutex<crate::client_auth::SeenJtis>,
     /// `jti`s of access tokens revoked at `/as/revoke`.
@@ -230,6 +232,7 @@ impl Authz {
                 refresh: Mutex::new(crate::refresh::RefreshStore::default()),
                 revoked_jtis: Mutex::new(std::collections::HashSet::new()),
                 assertion_jtis: Mutex::new(crate::client_auth::SeenJtis::default()),
+                ciba: Mutex::new(HashMap::new()),
                 id: env.id.clone(),
                 current: RwLock::new(Arc::new(env.clone())),
                 configured: Arc::new(env),
@@ -257,6 +260,7 @@ impl Authz {
             .route("/{env}/as/token", post(token))
             .route("/{env}/as/jwks", get(jwks))
             .route("/{env}/as/introspect", post(introspect))
+            .route("/{env}/as/bc-authorize", post(bc_authorize))
             .route("/{env}/as/revoke", post(revoke))
             .route("/{env}/as/.well-known/openid-configuration", get(discovery))
             .route("/{env}/as/userinfo", get(userinfo).post(userinfo))
@@ -410,6 +414,26 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// Starts and stores a flow (for CIBA): its notifications go to the outbox.
+    fn start_flow(&self, st: &EnvState, start: flow::Start, now: i64) -> Result<String, ApiError> {
+        let env = st.env();
+        let mut rng = SystemRandom;
+        let id = random::uuid(&mut rng).map_err(random_failed)?;
+        let mut ctx = Ctx {
+            env: &env,
+            now_ms: now,
+            rng: &mut rng,
+            lockouts: &mut lock(&st.lockouts),
+            changes: Vec::new(),
+        };
+        let (mut flow, sent) = flow::start(id, start, &mut ctx).map_err(|e| flow_error(&e))?;
+        drop(ctx);
+        self.settle(st, &mut flow, sent, now)?;
+        let id = flow.id.clone();
+        self.store(st, flow, now);
+        Ok(id)
     }
 
     fn authorize(&self, env_id: &str, pairs: Vec<(String, String)>) -> Result<Response, ApiError> {

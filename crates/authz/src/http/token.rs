@@ -82,6 +82,7 @@ pub(super) fn issue_tokens(
         .cloned()
         .ok_or_else(|| TokenError::invalid_request("grant_type is required"))?;
     let kind = match grant_type.as_str() {
+        crate::ciba::GRANT_TYPE => GrantType::Ciba,
         "authorization_code" => GrantType::AuthorizationCode,
         "refresh_token" => GrantType::RefreshToken,
         "client_credentials" => GrantType::ClientCredentials,
@@ -155,6 +156,53 @@ pub(super) fn issue_tokens(
                 Some((redeemed.family, redeemed.family_ends_ms)),
                 now_ms,
             )
+        }
+        GrantType::Ciba => {
+            let id = form
+                .get("auth_req_id")
+                .ok_or_else(|| TokenError::invalid_request("auth_req_id is required"))?;
+            let flow_id = {
+                let mut pending = lock(&st.ciba);
+                let p = pending.get_mut(id).ok_or_else(|| {
+                    TokenError::invalid_grant("auth_req_id is unknown or was used")
+                })?;
+                if let Err(e) = crate::ciba::poll(p, &client_id, now_ms) {
+                    if e.error == "expired_token" {
+                        pending.remove(id);
+                    }
+                    return Err(e);
+                }
+                p.flow_id.clone()
+            };
+            let status = lock(&st.flows).get_mut(&flow_id, now_ms).map(|f| {
+                crate::flow::tick(&mut f.flow, &env, now_ms);
+                (f.flow.status, crate::oauth::grant(&f.flow))
+            });
+            match status {
+                Some((_, Some(grant))) => {
+                    lock(&st.ciba).remove(id);
+                    lock(&st.flows).remove(&flow_id);
+                    let family = random::uuid(&mut SystemRandom).map_err(failed)?;
+                    let ends = grant
+                        .auth_time
+                        .saturating_mul(1000)
+                        .saturating_add(client.refresh_token_rolling_duration_ms);
+                    tokens(st, client, &grant, &at, Some((family, ends)), now_ms)
+                }
+                Some((crate::flow::Status::Failed, _)) | None => {
+                    lock(&st.ciba).remove(id);
+                    Err(TokenError::new(
+                        400,
+                        "access_denied",
+                        "the user denied the request (or it was lost)",
+                    ))
+                }
+                Some(_) => Err(TokenError::new(
+                    400,
+                    "authorization_pending",
+                    "the user has not decided yet",
+                )),
+            }
         }
         GrantType::ClientCredentials => {
             let requested: Vec<&str> = form
@@ -363,4 +411,93 @@ pub(super) fn revoke(
         }
     }
     Ok(())
+}
+
+/// `POST /{envId}/as/bc-authorize` (CIBA poll mode): checks the request, starts a flow for the
+/// user (its device step is the approval) and answers `auth_req_id`, `expires_in`, `interval`.
+pub(super) fn bc_authorize(
+    s: &Shared,
+    st: &EnvState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, TokenError> {
+    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
+    if !is_form(headers) {
+        return Err(TokenError::invalid_request(
+            "the request must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = oauth::params(form_pairs(&body))
+        .map_err(|e| TokenError::invalid_request(e.description()))?;
+    let env = st.env();
+    let client = authenticated(s, st, &env, headers, &form, "bc-authorize")?;
+    if !client.grant_types.contains(&GrantType::Ciba) {
+        return Err(not_allowed(client, "CIBA"));
+    }
+    let now_ms = s.now_ms();
+    let expected = pingone::app::Expected {
+        audiences: st.audiences.clone(),
+        now: now_ms.div_euclid(1000),
+        leeway: jose::jwt::DEFAULT_LEEWAY,
+    };
+    let verify = |token: &str| {
+        let v = jose::Validation {
+            issuers: vec![st.issuer.clone()],
+            check_exp: false,
+            required: vec!["sub".into()],
+            ..jose::Validation::default()
+        };
+        st.verifier.verify_jwt(token, &v).ok().and_then(|j| {
+            j.claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+    };
+    let req = crate::ciba::request(&form, &env, client, &expected, verify)?;
+    let mut context = Map::new();
+    if let Some(m) = &req.binding_message {
+        context.insert("bindingMessage".into(), m.clone().into());
+    }
+    let start = crate::flow::Start {
+        client_id: client.app.client_id.clone(),
+        request: crate::request::AuthRequest {
+            response_mode: crate::request::ResponseMode::PiFlow,
+            redirect_uri: None,
+            scope: req.scope.clone(),
+            state: None,
+            nonce: None,
+            pkce: None,
+            acr_values: None,
+            prompt: None,
+            ui_locales: None,
+        },
+        template: None,
+        client_context: context,
+        user_id: Some(req.user_id.clone()),
+        username_hint: None,
+    };
+    let flow_id = s
+        .start_flow(st, start, now_ms)
+        .map_err(|e| TokenError::new(400, "invalid_request", e.message))?;
+    let auth_req_id = random::secret_token(&mut SystemRandom).map_err(failed)?;
+    let mut pending = lock(&st.ciba);
+    if pending.len() >= 10_000 {
+        pending.retain(|_, p| p.expires_ms > now_ms);
+    }
+    pending.insert(
+        auth_req_id.clone(),
+        crate::ciba::Pending {
+            client_id: client.app.client_id.clone(),
+            flow_id,
+            expires_ms: now_ms.saturating_add(req.expiry_seconds * 1000),
+            interval_ms: crate::ciba::INTERVAL_SECONDS * 1000,
+            last_poll_ms: None,
+        },
+    );
+    Ok(serde_json::json!({
+        "auth_req_id": auth_req_id,
+        "expires_in": req.expiry_seconds,
+        "interval": crate::ciba::INTERVAL_SECONDS,
+    }))
 }

@@ -2481,20 +2481,17 @@ jwks = "app-pk.jwks"
         ("code_verifier", VERIFIER),
     ]);
     assert_eq!(r.status, 200, "{}", r.body);
-    let code = code_for(&s, "app-public", None);
-    let r = post(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("client_id", "app-public"),
-    ]);
-    assert!(
-        r.json()["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("must use PKCE"),
-        "{}",
-        r.body
+    // Without PKCE a public client is refused at authorize already.
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-public"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ],
     );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.detail().1, "code_challenge");
     // A confidential client cannot skip authentication.
     let r = post(&[
         ("grant_type", "authorization_code"),
@@ -2721,4 +2718,50 @@ fn a_seed_login_hint_token_starts_a_ciba_request_that_is_approved_and_redeemed()
         Some(("app-cc", SECRET)),
     );
     assert_eq!(r.json()["error"], "unauthorized_client");
+}
+
+#[test]
+fn pkce_enforcement_is_per_application() {
+    let s = Server::start(
+        &(config("")
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-pkce"
+client_secret = "{SECRET}"
+pkce_enforcement = "S256_REQUIRED"
+"#
+            )),
+    );
+    let try_with = |pairs: &[(&str, &str)]| {
+        let mut all = vec![
+            ("client_id", "app-pkce"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ];
+        all.extend_from_slice(pairs);
+        authorize(&s, &all)
+    };
+    let r = try_with(&[]);
+    assert_eq!(
+        (r.status, r.detail().1.as_str()),
+        (400, "code_challenge"),
+        "{}",
+        r.body
+    );
+    let r = try_with(&[
+        ("code_challenge", VERIFIER),
+        ("code_challenge_method", "plain"),
+    ]);
+    assert_eq!(
+        (r.status, r.detail().1.as_str()),
+        (400, "code_challenge_method"),
+        "{}",
+        r.body
+    );
+    let r = try_with(&[
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
 }

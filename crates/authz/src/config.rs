@@ -275,6 +275,17 @@ pub struct Client {
     pub scopes: Vec<String>,
     /// None: `client_secret_basic` or `client_secret_post`, either (the emulator's default).
     pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// PingOne's `pkceEnforcement`.
+    pub pkce_enforcement: PkceEnforcement,
+}
+
+/// PingOne's `pkceEnforcement`: whether authorize requests must carry a PKCE challenge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PkceEnforcement {
+    #[default]
+    Optional,
+    Required,
+    S256Required,
 }
 
 /// How an application authenticates at the token endpoint (PingOne's `tokenEndpointAuthMethod`).
@@ -506,6 +517,7 @@ struct RawApplication {
     #[serde(default)]
     scopes: Vec<String>,
     token_endpoint_auth_method: Option<String>,
+    pkce_enforcement: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -911,6 +923,17 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
         )?,
         scopes: a.scopes,
         token_endpoint_auth_method: method,
+        pkce_enforcement: match a.pkce_enforcement.as_deref() {
+            None | Some("OPTIONAL") => PkceEnforcement::Optional,
+            Some("REQUIRED") => PkceEnforcement::Required,
+            Some("S256_REQUIRED") => PkceEnforcement::S256Required,
+            Some(other) => return Err(invalid(
+                &at,
+                format!(
+                    "pkce_enforcement \"{other}\" is not one of OPTIONAL, REQUIRED, S256_REQUIRED"
+                ),
+            )),
+        },
     })
 }
 

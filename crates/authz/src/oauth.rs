@@ -247,6 +247,41 @@ pub fn authorize(
         .into());
     }
     let pkce = pkce(&p).map_err(|e| refuse(e, &reply))?;
+    let enforcement = client.pkce_enforcement;
+    let public = client.token_endpoint_auth_method == Some(crate::config::AuthMethod::None);
+    match (&pkce, enforcement) {
+        (
+            None,
+            crate::config::PkceEnforcement::Required | crate::config::PkceEnforcement::S256Required,
+        ) => {
+            return Err(refuse(
+                ApiError::required(
+                    "code_challenge",
+                    "the application requires PKCE (pkce_enforcement): send code_challenge",
+                ),
+                &reply,
+            ))
+        }
+        (None, _) if public => {
+            return Err(refuse(
+                ApiError::required(
+                    "code_challenge",
+                    "a public client must use PKCE: send code_challenge",
+                ),
+                &reply,
+            ))
+        }
+        (Some(p), crate::config::PkceEnforcement::S256Required) if p.method != PkceMethod::S256 => {
+            return Err(refuse(
+                ApiError::invalid_value(
+                    "code_challenge_method",
+                    "the application requires code_challenge_method S256",
+                ),
+                &reply,
+            ))
+        }
+        _ => {}
+    }
 
     // Who the user is, if a token says so.
     let mut user_id = None;

@@ -2765,3 +2765,77 @@ pkce_enforcement = "S256_REQUIRED"
     ]);
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[test]
+fn pushed_authorization_requests_are_single_use_and_expire() {
+    let s = Server::start(
+        &(config("")
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-par"
+client_secret = "{SECRET}"
+redirect_uris = ["https://app.example/cb"]
+par_requirement = "REQUIRED"
+par_timeout = 5
+"#
+            )),
+    );
+    let push = |client: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+            ("scope", "openid"),
+        ];
+        pairs.extend_from_slice(extra);
+        post_form(&s.url("/env-1/as/par"), &pairs, Some((client, SECRET)))
+    };
+    let r = push("app-par", &[("state", "st-par")]);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["expires_in"], 5);
+    let uri = r.json()["request_uri"].as_str().unwrap().to_owned();
+    assert!(uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    // Without it, an application that requires PAR is refused.
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-par"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.detail().1.as_str()),
+        (400, "request_uri"),
+        "{}",
+        r.body
+    );
+    // Another client cannot use it; the owner can, once.
+    let r = authorize(&s, &[("client_id", "app-1"), ("request_uri", &uri)]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = push("app-par", &[("state", "st-2")]);
+    let uri = r.json()["request_uri"].as_str().unwrap().to_owned();
+    let r = authorize(&s, &[("client_id", "app-par"), ("request_uri", &uri)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "USERNAME_PASSWORD_REQUIRED");
+    let r = authorize(&s, &[("client_id", "app-par"), ("request_uri", &uri)]);
+    assert_eq!(r.status, 400, "single use: {}", r.body);
+    // An expired request_uri.
+    let uri = push("app-par", &[]).json()["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = send(
+        client()
+            .post(s.url("/env-1/emulator/clock"))
+            .header("content-type", "application/json")
+            .body("{\"advanceSeconds\": 6}"),
+    );
+    assert_eq!(r.status, 200);
+    let r = authorize(&s, &[("client_id", "app-par"), ("request_uri", &uri)]);
+    assert!(r.body.contains("expired"), "{}", r.body);
+    // A bad pushed request is refused at the push, with OAuth's error shape.
+    let r = push("app-par", &[("response_mode", "nonsense")]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.json()["error"].is_string());
+}

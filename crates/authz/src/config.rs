@@ -277,6 +277,11 @@ pub struct Client {
     pub token_endpoint_auth_method: Option<AuthMethod>,
     /// PingOne's `pkceEnforcement`.
     pub pkce_enforcement: PkceEnforcement,
+    /// PingOne's `parRequirement`: `REQUIRED` refuses authorize requests without a PAR
+    /// `request_uri`.
+    pub par_required: bool,
+    /// PingOne's `parTimeout`: how long a `request_uri` lives (default 60 s).
+    pub par_timeout_ms: i64,
 }
 
 /// PingOne's `pkceEnforcement`: whether authorize requests must carry a PKCE challenge.
@@ -518,6 +523,8 @@ struct RawApplication {
     scopes: Vec<String>,
     token_endpoint_auth_method: Option<String>,
     pkce_enforcement: Option<String>,
+    par_requirement: Option<String>,
+    par_timeout: Option<u64>,
 }
 
 fn enabled_by_default() -> bool {
@@ -923,16 +930,33 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
         )?,
         scopes: a.scopes,
         token_endpoint_auth_method: method,
+        par_required: match a.par_requirement.as_deref() {
+            None | Some("OPTIONAL") => false,
+            Some("REQUIRED") => true,
+            Some(other) => {
+                return Err(invalid(
+                    &at,
+                    format!("par_requirement \"{other}\" is not OPTIONAL or REQUIRED"),
+                ))
+            }
+        },
+        par_timeout_ms: match a.par_timeout {
+            None => 60_000,
+            Some(t) if (1..=600).contains(&t) => i64::try_from(t).unwrap_or(60) * 1000,
+            Some(_) => return Err(invalid(&at, "par_timeout: must be from 1 to 600 seconds")),
+        },
         pkce_enforcement: match a.pkce_enforcement.as_deref() {
             None | Some("OPTIONAL") => PkceEnforcement::Optional,
             Some("REQUIRED") => PkceEnforcement::Required,
             Some("S256_REQUIRED") => PkceEnforcement::S256Required,
-            Some(other) => return Err(invalid(
-                &at,
-                format!(
+            Some(other) => {
+                return Err(invalid(
+                    &at,
+                    format!(
                     "pkce_enforcement \"{other}\" is not one of OPTIONAL, REQUIRED, S256_REQUIRED"
                 ),
-            )),
+                ))
+            }
         },
     })
 }

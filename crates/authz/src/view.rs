@@ -229,7 +229,8 @@ pub fn discovery(urls: &Urls) -> Value {
             ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
         "code_challenge_methods_supported": ["plain", "S256"],
         "request_parameter_supported": true,
-        "request_uri_parameter_supported": false,
+        "request_uri_parameter_supported": true,
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "request_object_signing_alg_values_supported":
             ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "none"],
         "claims_supported": ["sub", "iss", "aud", "iat", "exp", "auth_time", "nonce", "acr", "amr",

@@ -409,3 +409,16 @@ pub(super) async fn bc_authorize(
         Err(e) => e.into_response(),
     })
 }
+
+pub(super) async fn par(
+    State(s): St,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let st = env_at(&s, path)?;
+    Ok(match super::token::par(&s, st, &headers, body) {
+        Ok(v) => json_response(201, "application/json", &v),
+        Err(e) => e.into_response(),
+    })
+}

@@ -91,6 +91,9 @@ struct EnvState {
     outbox: Mutex<Ring<Notification>>,
     /// Wrong passwords by user, across flows.
     lockouts: Mutex<flow::Lockouts>,
+    /// Pushed authorization requests (RFC 9126), by `request_uri`: the client, the parameters,
+    /// the deadline.
+    pushed: Mutex<HashMap<String, token::Pushed>>,
     /// CIBA requests waiting for their user, by `auth_req_id`.
     ciba: Mutex<HashMap<String, crate::ciba::Pending>>,
     /// `jti`s of client assertions seen (no replay).
@@ -233,6 +236,7 @@ impl Authz {
                 revoked_jtis: Mutex::new(std::collections::HashSet::new()),
                 assertion_jtis: Mutex::new(crate::client_auth::SeenJtis::default()),
                 ciba: Mutex::new(HashMap::new()),
+                pushed: Mutex::new(HashMap::new()),
                 id: env.id.clone(),
                 current: RwLock::new(Arc::new(env.clone())),
                 configured: Arc::new(env),
@@ -261,6 +265,7 @@ impl Authz {
             .route("/{env}/as/jwks", get(jwks))
             .route("/{env}/as/introspect", post(introspect))
             .route("/{env}/as/bc-authorize", post(bc_authorize))
+            .route("/{env}/as/par", post(par))
             .route("/{env}/as/revoke", post(revoke))
             .route("/{env}/as/.well-known/openid-configuration", get(discovery))
             .route("/{env}/as/userinfo", get(userinfo).post(userinfo))
@@ -443,6 +448,7 @@ impl Shared {
         }
         let now = self.now_ms();
         let env = st.env();
+        let pairs = token::pushed(st, &env, pairs, now)?;
         let start = match oauth::authorize(pairs, &env, &st.audiences, now.div_euclid(1000)) {
             Ok(s) => s,
             Err(r) => return Ok(refusal(r)),

@@ -2839,3 +2839,87 @@ par_timeout = 5
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.json()["error"].is_string());
 }
+
+#[test]
+fn a_device_code_is_approved_by_a_sign_on_at_the_verification_page() {
+    let text = grants_config().replace(
+        "grant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\"]",
+        "grant_types = [\"AUTHORIZATION_CODE\", \"DEVICE_CODE\"]",
+    );
+    let s = Server::start(&text);
+    let r = post_form(
+        &s.url("/env-1/as/device_authorization"),
+        &[("scope", "openid profile")],
+        Some(("app-1", SECRET)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = r.json();
+    let (device_code, user_code) = (
+        d["device_code"].as_str().unwrap().to_owned(),
+        d["user_code"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(user_code.len(), 9);
+    assert_eq!(user_code.as_bytes()[4], b'-');
+    assert!(
+        user_code
+            .chars()
+            .all(|c| c == '-' || "BCDFGHJKLMNPQRSTVWXZ".contains(c)),
+        "{user_code}"
+    );
+    assert_eq!(d["verification_uri"], s.url("/env-1/device"));
+    let poll = || {
+        post_form(
+            &s.url("/env-1/as/token"),
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", &device_code),
+            ],
+            Some(("app-1", SECRET)),
+        )
+    };
+    assert_eq!(poll().json()["error"], "authorization_pending");
+    // The user opens the verification page with the code (in lower case, as people type it).
+    let f = get(&s.url(&format!(
+        "/env-1/device?user_code={}",
+        user_code.to_lowercase()
+    )))
+    .json();
+    assert_eq!(f["status"], "USERNAME_PASSWORD_REQUIRED", "{f}");
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(&s.url(&format!("/env-1/device?user_code={user_code}"))).status,
+        400,
+        "single use"
+    );
+    let f = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    let r = send(
+        client()
+            .post(s.url("/env-1/emulator/clock"))
+            .header("content-type", "application/json")
+            .body("{\"advanceSeconds\": 6}"),
+    );
+    assert_eq!(r.status, 200);
+    let r = poll();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let claims: Value = serde_json::from_slice(
+        &jose::jws::decode(r.json()["id_token"].as_str().unwrap())
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "user-3");
+    assert_eq!(poll().json()["error"], "invalid_grant", "used");
+    let r = post_form(
+        &s.url("/env-1/as/device_authorization"),
+        &[],
+        Some(("app-cc", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client");
+}

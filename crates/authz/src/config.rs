@@ -326,6 +326,7 @@ pub enum GrantType {
     RefreshToken,
     ClientCredentials,
     Ciba,
+    DeviceCode,
 }
 
 impl GrantType {
@@ -335,6 +336,7 @@ impl GrantType {
             "REFRESH_TOKEN" => Some(GrantType::RefreshToken),
             "CLIENT_CREDENTIALS" => Some(GrantType::ClientCredentials),
             "CIBA" => Some(GrantType::Ciba),
+            "DEVICE_CODE" => Some(GrantType::DeviceCode),
             _ => None,
         }
     }
@@ -893,7 +895,7 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
             None => {
                 return Err(invalid(
                     &at,
-                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, CIBA)"),
+                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, CIBA, DEVICE_CODE)"),
                 ))
             }
         }

@@ -54,6 +54,28 @@ pub fn secret_token(rng: &mut dyn Random) -> Result<String, jose::Error> {
     Ok(jose::b64::encode(b))
 }
 
+/// An RFC 8628 §6.1 user code: 8 letters from a 20-letter alphabet without vowels (no words,
+/// no look-alikes), shown as `XXXX-XXXX`; rejection sampling keeps it uniform.
+pub fn user_code(rng: &mut dyn Random) -> Result<String, jose::Error> {
+    const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
+    let mut out = String::with_capacity(9);
+    while out.len() < 9 {
+        let mut b = [0u8; 1];
+        rng.fill(&mut b)?;
+        // 240 = 12 × 20: bytes at or above it are drawn again.
+        if let Some(&c) = (b[0] < 240)
+            .then(|| ALPHABET.get(usize::from(b[0] % 20)))
+            .flatten()
+        {
+            if out.len() == 4 {
+                out.push('-');
+            }
+            out.push(char::from(c));
+        }
+    }
+    Ok(out)
+}
+
 /// A predictable source for tests: bytes from a counter.
 #[derive(Debug, Clone, Default)]
 pub struct Counter(pub u8);

@@ -35,6 +35,11 @@ impl Urls {
         format!("{}/as/resume?flowId={id}", self.env_base)
     }
 
+    /// The device flow's verification page.
+    pub fn device(&self) -> String {
+        format!("{}/device", self.env_base)
+    }
+
     pub fn signon(&self, id: &str) -> String {
         format!("{}/signon/?flowId={id}", self.env_base)
     }
@@ -220,8 +225,9 @@ pub fn discovery(urls: &Urls) -> Value {
         "response_types_supported": ["code"],
         "response_modes_supported": ResponseMode::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
-            "urn:openid:params:grant-type:ciba"],
+            "urn:openid:params:grant-type:ciba", "urn:ietf:params:oauth:grant-type:device_code"],
         "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "backchannel_token_delivery_modes_supported": ["poll"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],

@@ -422,3 +422,40 @@ pub(super) async fn par(
         Err(e) => e.into_response(),
     })
 }
+
+pub(super) async fn device_authorization(
+    State(s): St,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let st = env_at(&s, path)?;
+    Ok(
+        match super::token::device_authorization(&s, st, &headers, body) {
+            Ok(v) => json_response(200, "application/json", &v),
+            Err(e) => e.into_response(),
+        },
+    )
+}
+
+/// The device flow's verification page: `user_code` in the query starts the sign-on flow, and
+/// the answer is that flow (drive it with the Flows API).
+pub(super) async fn device(
+    State(s): St,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    let st = env_at(&s, path)?;
+    let code = query_pairs(q)
+        .into_iter()
+        .find(|(k, _)| k == "user_code")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::required("user_code", "user_code is required"))?;
+    let flow_id = super::token::device_entry(&s, st, &code)?;
+    let now = s.now_ms();
+    let mut flows = lock(&st.flows);
+    let stored = flows
+        .get_mut(&flow_id, now)
+        .ok_or_else(|| flow_not_found(&flow_id, &s.limits))?;
+    Ok(flow_response(&s.flow_json(st, stored)))
+}

@@ -94,7 +94,9 @@ struct EnvState {
     /// Pushed authorization requests (RFC 9126), by `request_uri`: the client, the parameters,
     /// the deadline.
     pushed: Mutex<HashMap<String, token::Pushed>>,
-    /// CIBA requests waiting for their user, by `auth_req_id`.
+    /// Device flows' user codes: the device code, the scope.
+    user_codes: Mutex<HashMap<String, (String, String)>>,
+    /// CIBA requests waiting for their user, by `auth_req_id` (and device codes).
     ciba: Mutex<HashMap<String, crate::ciba::Pending>>,
     /// `jti`s of client assertions seen (no replay).
     assertion_jtis: Mutex<crate::client_auth::SeenJtis>,
@@ -237,6 +239,7 @@ impl Authz {
                 assertion_jtis: Mutex::new(crate::client_auth::SeenJtis::default()),
                 ciba: Mutex::new(HashMap::new()),
                 pushed: Mutex::new(HashMap::new()),
+                user_codes: Mutex::new(HashMap::new()),
                 id: env.id.clone(),
                 current: RwLock::new(Arc::new(env.clone())),
                 configured: Arc::new(env),
@@ -266,6 +269,8 @@ impl Authz {
             .route("/{env}/as/introspect", post(introspect))
             .route("/{env}/as/bc-authorize", post(bc_authorize))
             .route("/{env}/as/par", post(par))
+            .route("/{env}/as/device_authorization", post(device_authorization))
+            .route("/{env}/device", get(device).post(device))
             .route("/{env}/as/revoke", post(revoke))
             .route("/{env}/as/.well-known/openid-configuration", get(discovery))
             .route("/{env}/as/userinfo", get(userinfo).post(userinfo))

@@ -83,6 +83,7 @@ pub(super) fn issue_tokens(
         .ok_or_else(|| TokenError::invalid_request("grant_type is required"))?;
     let kind = match grant_type.as_str() {
         crate::ciba::GRANT_TYPE => GrantType::Ciba,
+        DEVICE_GRANT_TYPE => GrantType::DeviceCode,
         "authorization_code" => GrantType::AuthorizationCode,
         "refresh_token" => GrantType::RefreshToken,
         "client_credentials" => GrantType::ClientCredentials,
@@ -157,10 +158,15 @@ pub(super) fn issue_tokens(
                 now_ms,
             )
         }
-        GrantType::Ciba => {
+        GrantType::Ciba | GrantType::DeviceCode => {
+            let field = if kind == GrantType::Ciba {
+                "auth_req_id"
+            } else {
+                "device_code"
+            };
             let id = form
-                .get("auth_req_id")
-                .ok_or_else(|| TokenError::invalid_request("auth_req_id is required"))?;
+                .get(field)
+                .ok_or_else(|| TokenError::invalid_request(format!("{field} is required")))?;
             let flow_id = {
                 let mut pending = lock(&st.ciba);
                 let p = pending.get_mut(id).ok_or_else(|| {
@@ -171,6 +177,14 @@ pub(super) fn issue_tokens(
                         pending.remove(id);
                     }
                     return Err(e);
+                }
+                if p.flow_id.is_empty() {
+                    // A device code whose user has not entered the user code yet.
+                    return Err(TokenError::new(
+                        400,
+                        "authorization_pending",
+                        "the user has not entered the user code yet",
+                    ));
                 }
                 p.flow_id.clone()
             };
@@ -619,4 +633,103 @@ pub(super) fn pushed(
         ));
     }
     Ok(kept)
+}
+
+/// The device flow's grant type (RFC 8628 §3.4).
+pub(super) const DEVICE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// How long a device code lives (PingOne's default device timeout is 600 s).
+const DEVICE_CODE_SECONDS: i64 = 600;
+
+/// `POST /{envId}/as/device_authorization` (RFC 8628 §3.1): a device code for the client to poll
+/// with, and a user code the user enters at `verification_uri` (the emulator's
+/// `/{envId}/device`, which starts the sign-on flow).
+pub(super) fn device_authorization(
+    s: &Shared,
+    st: &EnvState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, TokenError> {
+    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
+    if !is_form(headers) {
+        return Err(TokenError::invalid_request(
+            "the request must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = oauth::params(form_pairs(&body))
+        .map_err(|e| TokenError::invalid_request(e.description()))?;
+    let env = st.env();
+    let client = authenticated(s, st, &env, headers, &form, "device_authorization")?;
+    if !client.grant_types.contains(&GrantType::DeviceCode) {
+        return Err(not_allowed(client, "DEVICE_CODE"));
+    }
+    let now_ms = s.now_ms();
+    let device_code = random::secret_token(&mut SystemRandom).map_err(failed)?;
+    let user_code = random::user_code(&mut SystemRandom).map_err(failed)?;
+    let scope = form
+        .get("scope")
+        .cloned()
+        .unwrap_or_else(|| "openid".into());
+    lock(&st.ciba).insert(
+        device_code.clone(),
+        crate::ciba::Pending {
+            client_id: client.app.client_id.clone(),
+            flow_id: String::new(),
+            expires_ms: now_ms.saturating_add(DEVICE_CODE_SECONDS * 1000),
+            interval_ms: crate::ciba::INTERVAL_SECONDS * 1000,
+            last_poll_ms: None,
+        },
+    );
+    lock(&st.user_codes).insert(user_code.clone(), (device_code.clone(), scope));
+    let verification = st.urls.device();
+    Ok(serde_json::json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": verification,
+        "verification_uri_complete": format!("{verification}?user_code={user_code}"),
+        "expires_in": DEVICE_CODE_SECONDS,
+        "interval": crate::ciba::INTERVAL_SECONDS,
+    }))
+}
+
+/// `/{envId}/device?user_code=…` (the emulator's verification page, our design): starts the
+/// sign-on flow for the device code and answers it as the Flows API does; completing the flow
+/// approves the device.
+pub(super) fn device_entry(
+    s: &Shared,
+    st: &EnvState,
+    user_code: &str,
+) -> Result<String, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let code = user_code.trim().to_ascii_uppercase();
+    let (device_code, scope) = lock(&st.user_codes).remove(&code).ok_or_else(|| {
+        ApiError::invalid_value("user_code", "the user code is unknown or was already used")
+    })?;
+    let client_id = lock(&st.ciba)
+        .get(&device_code)
+        .map(|p| p.client_id.clone())
+        .ok_or_else(|| ApiError::invalid_value("user_code", "the device code has expired"))?;
+    let start = crate::flow::Start {
+        client_id,
+        request: crate::request::AuthRequest {
+            response_mode: crate::request::ResponseMode::PiFlow,
+            redirect_uri: None,
+            scope,
+            state: None,
+            nonce: None,
+            pkce: None,
+            acr_values: None,
+            prompt: None,
+            ui_locales: None,
+        },
+        template: None,
+        client_context: Map::new(),
+        user_id: None,
+        username_hint: None,
+    };
+    let now = s.now_ms();
+    let flow_id = s.start_flow(st, start, now)?;
+    if let Some(p) = lock(&st.ciba).get_mut(&device_code) {
+        p.flow_id = flow_id.clone();
+    }
+    Ok(flow_id)
 }

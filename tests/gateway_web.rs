@@ -109,6 +109,12 @@ client_id = "gw-web"
 name = "Gateway"
 client_secret = "{SECRET}"
 redirect_uris = ["{callback}"]
+backchannel_logout_uri = "http://127.0.0.1:{port}/pa/oidc/backchannel_logout"
+post_logout_redirect_uris = ["https://portal.example/bye"]
+[[environment.application]]
+client_id = "other-app"
+client_secret = "{SECRET}"
+redirect_uris = ["https://other.example/cb"]
 [[environment.user]]
 id = "user-3"
 username = "miles"
@@ -444,10 +450,18 @@ fn logout_through_signet_authz_ends_the_session_on_every_replica() {
     assert_eq!(get_at(&w, &b, "/portal/", &session).status, 200);
     let before = w.seen.lock().unwrap().len();
 
-    // signet authz has no end_session_endpoint: a signed-out page, and every cookie cleared.
+    // The gateway clears every cookie and sends the browser to signet authz's signoff with the
+    // session's ID token as the hint.
     let r = w.get("/pa/oidc/logout", Some(&session));
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.contains("Signed out"), "{}", r.body);
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(
+        r.location
+            .starts_with(&format!("{}/env-1/as/signoff?id_token_hint=", w.authz)),
+        "{}",
+        r.location
+    );
+    let off = send(w.http.get(&r.location));
+    assert_eq!(off.status, 200, "signet authz signs off: {}", off.body);
     assert!(
         r.cookies
             .iter()
@@ -474,10 +488,81 @@ fn logout_through_signet_authz_ends_the_session_on_every_replica() {
     );
 
     // Logout without a session, and with a method it does not take.
-    assert_eq!(w.get("/pa/oidc/logout", None).status, 200);
+    assert_eq!(w.get("/pa/oidc/logout", None).status, 302);
     let r = send(w.http.put(format!("{}/pa/oidc/logout", w.base)));
     assert_eq!(r.status, 405);
     // A new login works as before.
     let (fresh, _) = w.login("/portal/");
     assert_eq!(get_at(&w, &b, "/portal/", &fresh).status, 200);
+}
+
+#[test]
+fn a_signoff_at_signet_authz_from_another_application_ends_the_gateway_session() {
+    let w = start_with("cookie_secret = \"a shared secret for the replicas\"", &[]);
+    let (session, _) = w.login("/portal/");
+    assert_eq!(w.get("/portal/", Some(&session)).status, 200);
+    // The same user signs on to another application of the environment (the same sign-on
+    // session, sid), which then signs off at signet authz.
+    let authorize = format!(
+        "{}/env-1/as/authorize?client_id=other-app&response_type=code&response_mode=pi.flow&scope=openid",
+        w.authz
+    );
+    let f: Value = serde_json::from_str(&send(w.http.get(&authorize)).body).unwrap();
+    let flow = f["id"].as_str().unwrap().to_owned();
+    let f: Value = serde_json::from_str(
+        &send(
+            w.http
+                .post(format!("{}/env-1/flows/{flow}", w.authz))
+                .header(
+                    "content-type",
+                    "application/vnd.pingidentity.usernamePassword.check+json",
+                )
+                .body(json!({"username": "miles", "password": "Kind-of-Blue"}).to_string()),
+        )
+        .body,
+    )
+    .unwrap();
+    let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+    let t: Value = serde_json::from_str(
+        &send(
+            w.http
+                .post(format!("{}/env-1/as/token", w.authz))
+                .basic_auth("other-app", Some(SECRET))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "grant_type=authorization_code&code={}",
+                    common::enc(&code)
+                )),
+        )
+        .body,
+    )
+    .unwrap();
+    let hint = t["id_token"].as_str().unwrap();
+    let r = send(
+        w.http
+            .get(format!("{}/env-1/as/signoff?id_token_hint={hint}", w.authz)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // signet authz told the gateway over the back channel: the gateway's session is over.
+    let r = w.get("/portal/", Some(&session));
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(
+        r.location.contains("/env-1/as/authorize?"),
+        "{}",
+        r.location
+    );
+    // A wrong post_logout_redirect_uri is refused; a registered one is where the browser goes.
+    let (again, _) = w.login("/portal/");
+    let bad = send(w.http.get(format!(
+        "{}/env-1/as/signoff?id_token_hint={hint}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+        w.authz
+    )));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let r = w.get("/pa/oidc/logout", Some(&again));
+    let r = send(w.http.get(format!(
+        "{}&post_logout_redirect_uri=https%3A%2F%2Fportal.example%2Fbye&state=s1",
+        r.location
+    )));
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.location, "https://portal.example/bye?state=s1");
 }

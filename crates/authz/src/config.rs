@@ -282,6 +282,10 @@ pub struct Client {
     pub par_required: bool,
     /// PingOne's `parTimeout`: how long a `request_uri` lives (default 60 s).
     pub par_timeout_ms: i64,
+    /// Where `/as/signoff` sends OpenID back-channel logout tokens for this application.
+    pub backchannel_logout_uri: Option<String>,
+    /// Where `/as/signoff` may send the browser back after a logout.
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 /// PingOne's `pkceEnforcement`: whether authorize requests must carry a PKCE challenge.
@@ -527,6 +531,9 @@ struct RawApplication {
     pkce_enforcement: Option<String>,
     par_requirement: Option<String>,
     par_timeout: Option<u64>,
+    backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -932,6 +939,22 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
         )?,
         scopes: a.scopes,
         token_endpoint_auth_method: method,
+        backchannel_logout_uri: match a.backchannel_logout_uri {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => Some(u),
+            Some(u) => {
+                return Err(invalid(
+                    &at,
+                    format!("backchannel_logout_uri: \"{u}\" is not an http(s) URL"),
+                ))
+            }
+            None => None,
+        },
+        post_logout_redirect_uris: {
+            for u in &a.post_logout_redirect_uris {
+                redirect_uri(&at, u)?;
+            }
+            a.post_logout_redirect_uris
+        },
         par_required: match a.par_requirement.as_deref() {
             None | Some("OPTIONAL") => false,
             Some("REQUIRED") => true,

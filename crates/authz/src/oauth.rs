@@ -435,6 +435,8 @@ pub struct Grant {
     pub amr: Vec<&'static str>,
     /// The approved transaction's template (name, variant).
     pub template: Option<(String, Option<String>)>,
+    /// The user's sign-on session at the server (`sid`), for logout.
+    pub sid: Option<String>,
 }
 
 /// The grant of a completed flow (None if the flow is not completed).
@@ -474,6 +476,7 @@ pub fn grant(flow: &Flow) -> Option<Grant> {
             .as_ref()
             .filter(|_| flow.transaction_approved)
             .map(|t| (t.name.clone(), t.variant.clone())),
+        sid: None,
     })
 }
 
@@ -668,6 +671,9 @@ pub fn id_token_claims(grant: &Grant, user: &UserRecord, at: &Issue<'_>) -> Map<
     c.insert("acr".into(), grant.acr.clone().into());
     c.insert("amr".into(), json!(grant.amr));
     c.insert("env".into(), at.env_id.into());
+    if let Some(sid) = &grant.sid {
+        c.insert("sid".into(), sid.clone().into());
+    }
     if let Some((name, variant)) = &grant.template {
         let mut t = Map::new();
         t.insert("name".into(), name.clone().into());
@@ -959,6 +965,7 @@ body = "Approve ${{sum}}: ${{OTP}}"
             acr: "Multi_Factor".into(),
             amr: vec!["pwd", "sms", "otp", "mfa"],
             template: Some(("transaction".into(), None)),
+            sid: None,
         }
     }
 

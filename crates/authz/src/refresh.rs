@@ -157,6 +157,7 @@ mod tests {
             acr: String::new(),
             amr: Vec::new(),
             template: None,
+            sid: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod control;
 mod cors;
 mod handlers;
 mod respond;
+mod signoff;
 #[cfg(test)]
 mod tests;
 mod token;
@@ -94,6 +95,8 @@ struct EnvState {
     /// Pushed authorization requests (RFC 9126), by `request_uri`: the client, the parameters,
     /// the deadline.
     pushed: Mutex<HashMap<String, token::Pushed>>,
+    /// Each user's sign-on session (`sid`), until signoff.
+    sessions: Mutex<HashMap<String, String>>,
     /// Device flows' user codes: the device code, the scope.
     user_codes: Mutex<HashMap<String, (String, String)>>,
     /// CIBA requests waiting for their user, by `auth_req_id` (and device codes).
@@ -137,6 +140,25 @@ impl EnvState {
             }
         }
         *current = Arc::new(env);
+    }
+
+    /// The grant with the user's sign-on session (made at the first sign-on, kept until
+    /// signoff); None only when no random bytes are available.
+    fn with_session(&self, mut grant: Grant) -> Option<Grant> {
+        let mut sessions = lock(&self.sessions);
+        let sid = match sessions.get(&grant.user_id) {
+            Some(sid) => sid.clone(),
+            None => {
+                let sid = random::uuid(&mut SystemRandom).ok()?;
+                if sessions.len() >= 100_000 {
+                    sessions.clear();
+                }
+                sessions.insert(grant.user_id.clone(), sid.clone());
+                sid
+            }
+        };
+        grant.sid = Some(sid);
+        Some(grant)
     }
 
     /// The environment as it is now.
@@ -240,6 +262,7 @@ impl Authz {
                 ciba: Mutex::new(HashMap::new()),
                 pushed: Mutex::new(HashMap::new()),
                 user_codes: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(HashMap::new()),
                 id: env.id.clone(),
                 current: RwLock::new(Arc::new(env.clone())),
                 configured: Arc::new(env),
@@ -269,6 +292,7 @@ impl Authz {
             .route("/{env}/as/introspect", post(introspect))
             .route("/{env}/as/bc-authorize", post(bc_authorize))
             .route("/{env}/as/par", post(par))
+            .route("/{env}/as/signoff", get(signoff::signoff))
             .route("/{env}/as/device_authorization", post(device_authorization))
             .route("/{env}/device", get(device).post(device))
             .route("/{env}/as/revoke", post(revoke))
@@ -416,7 +440,7 @@ impl Shared {
             }
         }
         if flow.code.is_none() {
-            if let Some(grant) = oauth::grant(flow) {
+            if let Some(grant) = oauth::grant(flow).and_then(|g| st.with_session(g)) {
                 let code = random::secret_token(&mut SystemRandom).map_err(random_failed)?;
                 let deadline = now.saturating_add(self.limits.code_lifetime_ms);
                 lock(&st.codes).insert(code.clone(), grant, deadline);

@@ -190,7 +190,10 @@ pub(super) fn issue_tokens(
             };
             let status = lock(&st.flows).get_mut(&flow_id, now_ms).map(|f| {
                 crate::flow::tick(&mut f.flow, &env, now_ms);
-                (f.flow.status, crate::oauth::grant(&f.flow))
+                (
+                    f.flow.status,
+                    crate::oauth::grant(&f.flow).and_then(|g| st.with_session(g)),
+                )
             });
             match status {
                 Some((_, Some(grant))) => {
@@ -245,6 +248,7 @@ pub(super) fn issue_tokens(
                 acr: String::new(),
                 amr: Vec::new(),
                 template: None,
+                sid: None,
             };
             let jti = random::uuid(&mut SystemRandom).map_err(failed)?;
             let access = st

@@ -2923,3 +2923,91 @@ fn a_device_code_is_approved_by_a_sign_on_at_the_verification_page() {
     );
     assert_eq!(r.json()["error"], "unauthorized_client");
 }
+
+#[test]
+fn token_exchange_issues_a_token_for_a_resource_with_the_actor() {
+    let s = Server::start(
+        &(grants_config()
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-tx"
+client_secret = "{SECRET}"
+grant_types = ["TOKEN_EXCHANGE"]
+resources = ["https://orders.example"]
+"#
+            )),
+    );
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let t = redeem(&s, f["authorizeResponse"]["code"].as_str().unwrap(), &[]).json();
+    let subject = t["access_token"].as_str().unwrap();
+    let actor = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "client_credentials")],
+        Some(("app-cc", SECRET)),
+    )
+    .json();
+    let actor = actor["access_token"].as_str().unwrap();
+    let exchange = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", subject),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ];
+        pairs.extend_from_slice(extra);
+        post_form(&s.url("/env-1/as/token"), &pairs, Some(("app-tx", SECRET)))
+    };
+    let r = exchange(&[
+        ("resource", "https://orders.example"),
+        ("actor_token", actor),
+        (
+            "actor_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = r.json();
+    assert_eq!(
+        out["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    let claims: Value = serde_json::from_slice(
+        &jose::jws::decode(out["access_token"].as_str().unwrap())
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    assert_eq!(
+        (claims["sub"].as_str(), claims["aud"].as_str()),
+        (Some("user-3"), Some("https://orders.example"))
+    );
+    assert_eq!(claims["act"], json!({"sub": "app-cc"}));
+    assert_eq!(
+        exchange(&[("resource", "https://elsewhere.example")]).json()["error"],
+        "invalid_target"
+    );
+    assert_eq!(exchange(&[]).json()["error"], "invalid_request");
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", "forged.token.here"),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("resource", "https://orders.example"),
+        ],
+        Some(("app-tx", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "invalid_request", "{}", r.body);
+}

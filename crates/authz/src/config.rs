@@ -282,6 +282,8 @@ pub struct Client {
     pub par_required: bool,
     /// PingOne's `parTimeout`: how long a `request_uri` lives (default 60 s).
     pub par_timeout_ms: i64,
+    /// Audiences (`resource` or `audience`) a token exchange may issue tokens for.
+    pub resources: Vec<String>,
     /// Where `/as/signoff` sends OpenID back-channel logout tokens for this application.
     pub backchannel_logout_uri: Option<String>,
     /// Where `/as/signoff` may send the browser back after a logout.
@@ -331,6 +333,7 @@ pub enum GrantType {
     ClientCredentials,
     Ciba,
     DeviceCode,
+    TokenExchange,
 }
 
 impl GrantType {
@@ -341,6 +344,7 @@ impl GrantType {
             "CLIENT_CREDENTIALS" => Some(GrantType::ClientCredentials),
             "CIBA" => Some(GrantType::Ciba),
             "DEVICE_CODE" => Some(GrantType::DeviceCode),
+            "TOKEN_EXCHANGE" => Some(GrantType::TokenExchange),
             _ => None,
         }
     }
@@ -534,6 +538,8 @@ struct RawApplication {
     backchannel_logout_uri: Option<String>,
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -902,7 +908,7 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
             None => {
                 return Err(invalid(
                     &at,
-                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, CIBA, DEVICE_CODE)"),
+                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, CIBA, DEVICE_CODE, TOKEN_EXCHANGE)"),
                 ))
             }
         }
@@ -939,6 +945,7 @@ fn application(env_at: &str, a: RawApplication, base_dir: &Path) -> Result<Clien
         )?,
         scopes: a.scopes,
         token_endpoint_auth_method: method,
+        resources: a.resources,
         backchannel_logout_uri: match a.backchannel_logout_uri {
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => Some(u),
             Some(u) => {

@@ -378,10 +378,12 @@ pub(super) async fn introspect(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
-    Ok(match super::token::introspect(&s, st, &headers, body) {
-        Ok(v) => json_response(200, "application/json", &v),
-        Err(e) => e.into_response(),
-    })
+    Ok(
+        match super::introspect::introspect(&s, st, &headers, body) {
+            Ok(v) => json_response(200, "application/json", &v),
+            Err(e) => e.into_response(),
+        },
+    )
 }
 
 pub(super) async fn revoke(
@@ -391,7 +393,7 @@ pub(super) async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
-    Ok(match super::token::revoke(&s, st, &headers, body) {
+    Ok(match super::introspect::revoke(&s, st, &headers, body) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     })
@@ -404,10 +406,12 @@ pub(super) async fn bc_authorize(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
-    Ok(match super::token::bc_authorize(&s, st, &headers, body) {
-        Ok(v) => json_response(200, "application/json", &v),
-        Err(e) => e.into_response(),
-    })
+    Ok(
+        match super::backchannel::bc_authorize(&s, st, &headers, body) {
+            Ok(v) => json_response(200, "application/json", &v),
+            Err(e) => e.into_response(),
+        },
+    )
 }
 
 pub(super) async fn par(
@@ -417,7 +421,7 @@ pub(super) async fn par(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
-    Ok(match super::token::par(&s, st, &headers, body) {
+    Ok(match super::par::par(&s, st, &headers, body) {
         Ok(v) => json_response(201, "application/json", &v),
         Err(e) => e.into_response(),
     })
@@ -431,7 +435,7 @@ pub(super) async fn device_authorization(
 ) -> Answer {
     let st = env_at(&s, path)?;
     Ok(
-        match super::token::device_authorization(&s, st, &headers, body) {
+        match super::backchannel::device_authorization(&s, st, &headers, body) {
             Ok(v) => json_response(200, "application/json", &v),
             Err(e) => e.into_response(),
         },
@@ -451,7 +455,7 @@ pub(super) async fn device(
         .find(|(k, _)| k == "user_code")
         .map(|(_, v)| v)
         .ok_or_else(|| ApiError::required("user_code", "user_code is required"))?;
-    let flow_id = super::token::device_entry(&s, st, &code)?;
+    let flow_id = super::backchannel::device_entry(&s, st, &code)?;
     let now = s.now_ms();
     let mut flows = lock(&st.flows);
     let stored = flows

@@ -3,9 +3,13 @@
 //! Every error is JSON (PingOne's envelope, or OAuth's at the token endpoint) and never stops
 //! the server; handlers return `Result<Response, ApiError>`.
 
+mod backchannel;
 mod control;
 mod cors;
+mod exchange;
 mod handlers;
+mod introspect;
+mod par;
 mod respond;
 mod signoff;
 #[cfg(test)]
@@ -94,7 +98,7 @@ struct EnvState {
     lockouts: Mutex<flow::Lockouts>,
     /// Pushed authorization requests (RFC 9126), by `request_uri`: the client, the parameters,
     /// the deadline.
-    pushed: Mutex<HashMap<String, token::Pushed>>,
+    pushed: Mutex<HashMap<String, par::Pushed>>,
     /// Each user's sign-on session (`sid`), until signoff.
     sessions: Mutex<HashMap<String, String>>,
     /// Device flows' user codes: the device code, the scope.
@@ -477,7 +481,7 @@ impl Shared {
         }
         let now = self.now_ms();
         let env = st.env();
-        let pairs = token::pushed(st, &env, pairs, now)?;
+        let pairs = par::pushed(st, &env, pairs, now)?;
         let start = match oauth::authorize(pairs, &env, &st.audiences, now.div_euclid(1000)) {
             Ok(s) => s,
             Err(r) => return Ok(refusal(r)),

@@ -2,6 +2,7 @@
 //! temporary directories that clean up after themselves.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod authz;
 pub mod gateway;
 pub mod oidc;
 pub mod pki;

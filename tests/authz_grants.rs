@@ -1,0 +1,806 @@
+//! End-to-end tests of `signet authz`'s grants and endpoints beyond the sign-on flow: refresh
+//! tokens, client credentials, public and JWT-authenticated clients, PKCE enforcement, PAR,
+//! CIBA, device codes, token exchange, introspection and revocation. The real binary on loopback,
+//! with bounded waits; each server stops when its test ends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use common::authz::*;
+use common::{client, signet_in, TempDir};
+use serde_json::{json, Value};
+
+fn grants_config() -> String {
+    config("").replace(
+        "client_id = \"app-1\"\nname = \"Test app\"",
+        "client_id = \"app-1\"\nname = \"Test app\"\ngrant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\"]",
+    ) + &format!(
+        r#"
+[[environment.application]]
+client_id = "app-cc"
+client_secret = "{SECRET}"
+grant_types = ["CLIENT_CREDENTIALS"]
+scopes = ["orders:read", "orders:write"]
+"#
+    )
+}
+
+fn refresh(s: &Server, token: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut pairs = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    pairs.extend_from_slice(extra);
+    post_form(&s.url("/env-1/as/token"), &pairs, Some(("app-1", SECRET)))
+}
+
+#[test]
+fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
+    let s = Server::start(&grants_config());
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+    let t = redeem(&s, &code, &[]).json();
+    let first = t["refresh_token"].as_str().unwrap().to_owned();
+    // A refresh: new tokens, a new refresh token, the same user.
+    let r = refresh(&s, &first, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t2 = r.json();
+    let second = t2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let claims = verify_id_token(&s, t2["id_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "user-3");
+    assert!(claims.get("nonce").is_none());
+    // A narrower scope may be asked; a wider one not.
+    let r = refresh(&s, &second, &[("scope", "openid email")]);
+    assert_eq!(r.json()["error"], "invalid_scope", "{}", r.body);
+    // The first token again: a replay. Its family, the second token too, is revoked.
+    let r = refresh(&s, &first, &[]);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_grant");
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{}",
+        r.body
+    );
+    let r = refresh(&s, &second, &[]);
+    assert_eq!(
+        r.json()["error"],
+        "invalid_grant",
+        "the family is gone: {}",
+        r.body
+    );
+    // An application without REFRESH_TOKEN may not refresh.
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+        Some(("app-cc", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client", "{}", r.body);
+}
+
+#[test]
+fn client_credentials_give_the_application_its_own_access_token() {
+    let s = Server::start(&grants_config());
+    let token = |scope: Option<&str>| {
+        let mut pairs = vec![("grant_type", "client_credentials")];
+        if let Some(sc) = scope {
+            pairs.push(("scope", sc));
+        }
+        post_form(&s.url("/env-1/as/token"), &pairs, Some(("app-cc", SECRET)))
+    };
+    let r = token(Some("orders:read"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert!(
+        t.get("id_token").is_none() && t.get("refresh_token").is_none(),
+        "{t}"
+    );
+    assert_eq!(t["scope"], "orders:read");
+    let jwks = s.url("/env-1/as/jwks");
+    let run = signet_in(
+        None,
+        &[
+            "verify",
+            t["access_token"].as_str().unwrap(),
+            "--jwks",
+            &jwks,
+            "--iss",
+            &s.issuer(),
+            "--typ",
+            "at+jwt",
+        ],
+        None,
+        &[("SIGNET_NOW", &now())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let claims: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (claims["sub"].as_str(), claims["client_id"].as_str()),
+        (Some("app-cc"), Some("app-cc"))
+    );
+    assert_eq!(token(None).json()["scope"], "orders:read orders:write");
+    assert_eq!(token(Some("admin")).json()["error"], "invalid_scope");
+    // An application without CLIENT_CREDENTIALS may not use it.
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "client_credentials")],
+        Some(("app-1", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client");
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "password")],
+        Some(("app-1", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unsupported_grant_type");
+}
+
+#[test]
+fn introspection_and_revocation_follow_rfc_7662_and_7009() {
+    let s = Server::start(&grants_config());
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let t = redeem(&s, f["authorizeResponse"]["code"].as_str().unwrap(), &[]).json();
+    let (access, refresh_token) = (
+        t["access_token"].as_str().unwrap().to_owned(),
+        t["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let call = |path: &str, token: &str, client: (&str, &str)| {
+        post_form(
+            &s.url(&format!("/env-1/as/{path}")),
+            &[("token", token)],
+            Some(client),
+        )
+    };
+    let r = call("introspect", &access, ("app-1", SECRET)).json();
+    assert_eq!(
+        (
+            r["active"].as_bool(),
+            r["sub"].as_str(),
+            r["token_type"].as_str()
+        ),
+        (Some(true), Some("user-3"), Some("access_token"))
+    );
+    let r = call("introspect", &refresh_token, ("app-1", SECRET)).json();
+    assert_eq!(
+        (r["active"].as_bool(), r["token_type"].as_str()),
+        (Some(true), Some("refresh_token"))
+    );
+    // Another client learns nothing about app-1's refresh token; garbage is inactive.
+    assert_eq!(
+        call("introspect", &refresh_token, ("app-cc", SECRET)).json(),
+        json!({"active": false})
+    );
+    assert_eq!(
+        call("introspect", "garbage", ("app-1", SECRET)).json(),
+        json!({"active": false})
+    );
+    assert_eq!(call("introspect", &access, ("app-1", "wrong")).status, 401);
+    // Revocation: the refresh token's family, and the access token (userinfo refuses it after).
+    assert_eq!(
+        call("revoke", &refresh_token, ("app-1", SECRET)).status,
+        200
+    );
+    assert_eq!(
+        refresh(&s, &refresh_token, &[]).json()["error"],
+        "invalid_grant"
+    );
+    let info =
+        |token: &str| send(client().get(s.url("/env-1/as/userinfo")).bearer_auth(token)).status;
+    assert_eq!(info(&access), 200);
+    assert_eq!(call("revoke", &access, ("app-1", SECRET)).status, 200);
+    assert_eq!(info(&access), 401);
+    assert_eq!(
+        call("introspect", &access, ("app-1", SECRET)).json()["active"],
+        false
+    );
+    assert_eq!(
+        call("revoke", "unknown", ("app-1", SECRET)).status,
+        200,
+        "RFC 7009 §2.2"
+    );
+    let d = get(&s.url("/env-1/as/.well-known/openid-configuration")).json();
+    assert_eq!(d["introspection_endpoint"], s.url("/env-1/as/introspect"));
+    assert_eq!(d["revocation_endpoint"], s.url("/env-1/as/revoke"));
+}
+
+/// A sign-on of `miles` for `client` (with PKCE when `challenge`), to a code.
+fn code_for(s: &Server, client: &str, challenge: Option<&str>) -> String {
+    let mut pairs = vec![
+        ("client_id", client),
+        ("response_type", "code"),
+        ("response_mode", "pi.flow"),
+    ];
+    if let Some(c) = challenge {
+        pairs.push(("code_challenge", c));
+        pairs.push(("code_challenge_method", "S256"));
+    }
+    let f = authorize(s, &pairs).json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    let f = action(
+        s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    )
+    .json();
+    f["authorizeResponse"]["code"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn public_clients_and_jwt_client_authentication() {
+    let dir = TempDir::new();
+    let key = jose::Key::generate(jose::Algorithm::RS256).unwrap();
+    dir.write(
+        "app-pk.jwks",
+        jose::KeySet::from(key.to_public().unwrap())
+            .to_public_jwks()
+            .to_string(),
+    );
+    let path = dir.write(
+        "authz.toml",
+        config("")
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-public"
+token_endpoint_auth_method = "NONE"
+[[environment.application]]
+client_id = "app-sj"
+client_secret = "{SECRET}"
+token_endpoint_auth_method = "CLIENT_SECRET_JWT"
+[[environment.application]]
+client_id = "app-pk"
+client_secret = "{SECRET}"
+token_endpoint_auth_method = "PRIVATE_KEY_JWT"
+jwks = "app-pk.jwks"
+"#
+            ),
+    );
+    let s = Server::start_file(&path, Some(dir));
+    let token_url = s.url("/env-1/as/token");
+    let post = |pairs: &[(&str, &str)]| post_form(&token_url, pairs, None);
+
+    // A public client: no secret, but PKCE.
+    let code = code_for(&s, "app-public", Some(CHALLENGE));
+    let r = post(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("client_id", "app-public"),
+        ("code_verifier", VERIFIER),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Without PKCE a public client is refused at authorize already.
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-public"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.detail().1, "code_challenge");
+    // A confidential client cannot skip authentication.
+    let r = post(&[
+        ("grant_type", "authorization_code"),
+        ("code", "x"),
+        ("client_id", "app-1"),
+    ]);
+    assert_eq!(r.json()["error"], "invalid_client");
+
+    let now: i64 = now().parse().unwrap();
+    let assertion = |signer: &jose::Signer, client: &str, aud: &str, jti: &str, exp: i64| {
+        signer
+            .sign_claims(&json!({"iss": client, "sub": client, "aud": aud, "jti": jti, "exp": exp, "iat": now}))
+            .unwrap()
+    };
+    let with_assertion = |code: &str, a: &str| {
+        post(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", a),
+        ])
+    };
+    // CLIENT_SECRET_JWT: HS256 with the client secret.
+    let hs = jose::Signer::new(
+        jose::Key::hmac(SECRET.as_bytes().to_vec()).unwrap(),
+        jose::Algorithm::HS256,
+    )
+    .unwrap();
+    let code = code_for(&s, "app-sj", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-sj", &token_url, "j-1", now + 60),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The same jti again is a replay; a wrong audience or an expired assertion is refused.
+    let code = code_for(&s, "app-sj", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-sj", &token_url, "j-1", now + 60),
+    );
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{}",
+        r.body
+    );
+    let r = with_assertion(
+        &code,
+        &assertion(
+            &hs,
+            "app-sj",
+            "https://elsewhere.example/token",
+            "j-2",
+            now + 60,
+        ),
+    );
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("aud must be"),
+        "{}",
+        r.body
+    );
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-sj", &token_url, "j-3", now - 120),
+    );
+    assert_eq!(r.json()["error"], "invalid_client", "{}", r.body);
+    // A secret is not accepted from a JWT client.
+    let r = post_form(
+        &token_url,
+        &[("grant_type", "authorization_code"), ("code", &code)],
+        Some(("app-sj", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "invalid_client");
+    // PRIVATE_KEY_JWT: RS256 with the application's key; the issuer is an accepted audience too.
+    let rs = jose::Signer::new(key, jose::Algorithm::RS256).unwrap();
+    let code = code_for(&s, "app-pk", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&rs, "app-pk", &s.issuer(), "k-1", now + 60),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Signed by the client secret instead of the key: refused.
+    let code = code_for(&s, "app-pk", None);
+    let r = with_assertion(
+        &code,
+        &assertion(&hs, "app-pk", &token_url, "k-2", now + 60),
+    );
+    assert_eq!(r.json()["error"], "invalid_client", "{}", r.body);
+}
+
+#[test]
+fn a_seed_login_hint_token_starts_a_ciba_request_that_is_approved_and_redeemed() {
+    let text = grants_config().replace(
+        "grant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\"]",
+        "grant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\", \"CIBA\"]",
+    );
+    let s = Server::start(&text);
+    let bc = |pairs: &[(&str, &str)]| {
+        post_form(
+            &s.url("/env-1/as/bc-authorize"),
+            pairs,
+            Some(("app-1", SECRET)),
+        )
+    };
+    let poll = |id: &str| {
+        post_form(
+            &s.url("/env-1/as/token"),
+            &[
+                ("grant_type", "urn:openid:params:grant-type:ciba"),
+                ("auth_req_id", id),
+            ],
+            Some(("app-1", SECRET)),
+        )
+    };
+    let advance = |seconds: i64| {
+        let r = send(
+            client()
+                .post(s.url("/env-1/emulator/clock"))
+                .header("content-type", "application/json")
+                .body(json!({"advanceSeconds": seconds}).to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    // The hint made by `signet login-hint`, as the seed makes it (for dizzy: a MOBILE device).
+    let hint = login_hint("dizzy");
+    let r = bc(&[
+        ("scope", "openid"),
+        ("login_hint_token", &hint),
+        ("binding_message", "Pay 42"),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    assert_eq!(
+        (a["expires_in"].as_i64(), a["interval"].as_i64()),
+        (Some(120), Some(5))
+    );
+    let id = a["auth_req_id"].as_str().unwrap().to_owned();
+    assert_eq!(poll(&id).json()["error"], "authorization_pending");
+    assert_eq!(
+        poll(&id).json()["error"],
+        "slow_down",
+        "polled again at once"
+    );
+    // The push reaches the device with the binding message; the user approves.
+    let sent = get(&s.url("/env-1/emulator/outbox")).json();
+    let push = sent.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(push["type"], "PUSH");
+    assert_eq!(push["clientContext"]["bindingMessage"], "Pay 42");
+    let flow = push["flowId"].as_str().unwrap();
+    let r = send(client().post(s.url(&format!("/env-1/emulator/push/{flow}/approve"))));
+    assert_eq!(r.status, 200, "{}", r.body);
+    advance(11);
+    let r = poll(&id);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert!(
+        t["id_token"].is_string() && t["refresh_token"].is_string(),
+        "{t}"
+    );
+    let claims: Value = serde_json::from_slice(
+        &jose::jws::decode(t["id_token"].as_str().unwrap())
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "user-2");
+    assert_eq!(poll(&id).json()["error"], "invalid_grant", "used");
+
+    // A denial, an expiry, and bad requests.
+    let id = bc(&[("scope", "openid"), ("login_hint", "dizzy")]).json()["auth_req_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = get(&s.url("/env-1/emulator/outbox")).json();
+    let flow = sent.as_array().unwrap().last().unwrap()["flowId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(client().post(s.url(&format!("/env-1/emulator/push/{flow}/deny"))));
+    assert_eq!(poll(&id).json()["error"], "access_denied");
+    let id = bc(&[
+        ("scope", "openid"),
+        ("login_hint", "dizzy"),
+        ("requested_expiry", "2"),
+    ])
+    .json()["auth_req_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    advance(3);
+    assert_eq!(poll(&id).json()["error"], "expired_token");
+    let r = bc(&[
+        ("scope", "openid"),
+        ("login_hint", "dizzy"),
+        ("login_hint_token", &hint),
+    ]);
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("exactly one"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        bc(&[("scope", "openid"), ("login_hint", "nobody")]).json()["error"],
+        "unknown_user_id"
+    );
+    assert_eq!(
+        bc(&[("scope", "email"), ("login_hint", "dizzy")]).json()["error"],
+        "invalid_request"
+    );
+    let r = post_form(
+        &s.url("/env-1/as/bc-authorize"),
+        &[("scope", "openid"), ("login_hint", "dizzy")],
+        Some(("app-cc", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client");
+}
+
+#[test]
+fn pkce_enforcement_is_per_application() {
+    let s = Server::start(
+        &(config("")
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-pkce"
+client_secret = "{SECRET}"
+pkce_enforcement = "S256_REQUIRED"
+"#
+            )),
+    );
+    let try_with = |pairs: &[(&str, &str)]| {
+        let mut all = vec![
+            ("client_id", "app-pkce"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ];
+        all.extend_from_slice(pairs);
+        authorize(&s, &all)
+    };
+    let r = try_with(&[]);
+    assert_eq!(
+        (r.status, r.detail().1.as_str()),
+        (400, "code_challenge"),
+        "{}",
+        r.body
+    );
+    let r = try_with(&[
+        ("code_challenge", VERIFIER),
+        ("code_challenge_method", "plain"),
+    ]);
+    assert_eq!(
+        (r.status, r.detail().1.as_str()),
+        (400, "code_challenge_method"),
+        "{}",
+        r.body
+    );
+    let r = try_with(&[
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn pushed_authorization_requests_are_single_use_and_expire() {
+    let s = Server::start(
+        &(config("")
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-par"
+client_secret = "{SECRET}"
+redirect_uris = ["https://app.example/cb"]
+par_requirement = "REQUIRED"
+par_timeout = 5
+"#
+            )),
+    );
+    let push = |client: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+            ("scope", "openid"),
+        ];
+        pairs.extend_from_slice(extra);
+        post_form(&s.url("/env-1/as/par"), &pairs, Some((client, SECRET)))
+    };
+    let r = push("app-par", &[("state", "st-par")]);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["expires_in"], 5);
+    let uri = r.json()["request_uri"].as_str().unwrap().to_owned();
+    assert!(uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    // Without it, an application that requires PAR is refused.
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-par"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.detail().1.as_str()),
+        (400, "request_uri"),
+        "{}",
+        r.body
+    );
+    // Another client cannot use it; the owner can, once.
+    let r = authorize(&s, &[("client_id", "app-1"), ("request_uri", &uri)]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = push("app-par", &[("state", "st-2")]);
+    let uri = r.json()["request_uri"].as_str().unwrap().to_owned();
+    let r = authorize(&s, &[("client_id", "app-par"), ("request_uri", &uri)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "USERNAME_PASSWORD_REQUIRED");
+    let r = authorize(&s, &[("client_id", "app-par"), ("request_uri", &uri)]);
+    assert_eq!(r.status, 400, "single use: {}", r.body);
+    // An expired request_uri.
+    let uri = push("app-par", &[]).json()["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = send(
+        client()
+            .post(s.url("/env-1/emulator/clock"))
+            .header("content-type", "application/json")
+            .body("{\"advanceSeconds\": 6}"),
+    );
+    assert_eq!(r.status, 200);
+    let r = authorize(&s, &[("client_id", "app-par"), ("request_uri", &uri)]);
+    assert!(r.body.contains("expired"), "{}", r.body);
+    // A bad pushed request is refused at the push, with OAuth's error shape.
+    let r = push("app-par", &[("response_mode", "nonsense")]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.json()["error"].is_string());
+}
+
+#[test]
+fn a_device_code_is_approved_by_a_sign_on_at_the_verification_page() {
+    let text = grants_config().replace(
+        "grant_types = [\"AUTHORIZATION_CODE\", \"REFRESH_TOKEN\"]",
+        "grant_types = [\"AUTHORIZATION_CODE\", \"DEVICE_CODE\"]",
+    );
+    let s = Server::start(&text);
+    let r = post_form(
+        &s.url("/env-1/as/device_authorization"),
+        &[("scope", "openid profile")],
+        Some(("app-1", SECRET)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = r.json();
+    let (device_code, user_code) = (
+        d["device_code"].as_str().unwrap().to_owned(),
+        d["user_code"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(user_code.len(), 9);
+    assert_eq!(user_code.as_bytes()[4], b'-');
+    assert!(
+        user_code
+            .chars()
+            .all(|c| c == '-' || "BCDFGHJKLMNPQRSTVWXZ".contains(c)),
+        "{user_code}"
+    );
+    assert_eq!(d["verification_uri"], s.url("/env-1/device"));
+    let poll = || {
+        post_form(
+            &s.url("/env-1/as/token"),
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", &device_code),
+            ],
+            Some(("app-1", SECRET)),
+        )
+    };
+    assert_eq!(poll().json()["error"], "authorization_pending");
+    // The user opens the verification page with the code (in lower case, as people type it).
+    let f = get(&s.url(&format!(
+        "/env-1/device?user_code={}",
+        user_code.to_lowercase()
+    )))
+    .json();
+    assert_eq!(f["status"], "USERNAME_PASSWORD_REQUIRED", "{f}");
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(&s.url(&format!("/env-1/device?user_code={user_code}"))).status,
+        400,
+        "single use"
+    );
+    let f = action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    )
+    .json();
+    assert_eq!(f["status"], "COMPLETED", "{f}");
+    let r = send(
+        client()
+            .post(s.url("/env-1/emulator/clock"))
+            .header("content-type", "application/json")
+            .body("{\"advanceSeconds\": 6}"),
+    );
+    assert_eq!(r.status, 200);
+    let r = poll();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let claims: Value = serde_json::from_slice(
+        &jose::jws::decode(r.json()["id_token"].as_str().unwrap())
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "user-3");
+    assert_eq!(poll().json()["error"], "invalid_grant", "used");
+    let r = post_form(
+        &s.url("/env-1/as/device_authorization"),
+        &[],
+        Some(("app-cc", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "unauthorized_client");
+}
+
+#[test]
+fn token_exchange_issues_a_token_for_a_resource_with_the_actor() {
+    let s = Server::start(
+        &(grants_config()
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-tx"
+client_secret = "{SECRET}"
+grant_types = ["TOKEN_EXCHANGE"]
+resources = ["https://orders.example"]
+"#
+            )),
+    );
+    let f = password_sign_on(&s, "app-1", "miles", "Kind-of-Blue").json();
+    let t = redeem(&s, f["authorizeResponse"]["code"].as_str().unwrap(), &[]).json();
+    let subject = t["access_token"].as_str().unwrap();
+    let actor = post_form(
+        &s.url("/env-1/as/token"),
+        &[("grant_type", "client_credentials")],
+        Some(("app-cc", SECRET)),
+    )
+    .json();
+    let actor = actor["access_token"].as_str().unwrap();
+    let exchange = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", subject),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ];
+        pairs.extend_from_slice(extra);
+        post_form(&s.url("/env-1/as/token"), &pairs, Some(("app-tx", SECRET)))
+    };
+    let r = exchange(&[
+        ("resource", "https://orders.example"),
+        ("actor_token", actor),
+        (
+            "actor_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = r.json();
+    assert_eq!(
+        out["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    let claims: Value = serde_json::from_slice(
+        &jose::jws::decode(out["access_token"].as_str().unwrap())
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    assert_eq!(
+        (claims["sub"].as_str(), claims["aud"].as_str()),
+        (Some("user-3"), Some("https://orders.example"))
+    );
+    assert_eq!(claims["act"], json!({"sub": "app-cc"}));
+    assert_eq!(
+        exchange(&[("resource", "https://elsewhere.example")]).json()["error"],
+        "invalid_target"
+    );
+    assert_eq!(exchange(&[]).json()["error"], "invalid_request");
+    let r = post_form(
+        &s.url("/env-1/as/token"),
+        &[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", "forged.token.here"),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("resource", "https://orders.example"),
+        ],
+        Some(("app-tx", SECRET)),
+    );
+    assert_eq!(r.json()["error"], "invalid_request", "{}", r.body);
+}

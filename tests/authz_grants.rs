@@ -804,3 +804,158 @@ resources = ["https://orders.example"]
     );
     assert_eq!(r.json()["error"], "invalid_request", "{}", r.body);
 }
+
+/// `at_hash`/`c_hash` as OIDC Core §3.2.2.9 defines them, computed by Python's hashlib (an
+/// implementation independent of the server's).
+fn half_hash_by_python(value: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import base64,hashlib,sys; d=hashlib.sha256(sys.argv[1].encode()).digest(); \
+             print(base64.urlsafe_b64encode(d[:16]).decode().rstrip('='))",
+            value,
+        ])
+        .output()
+        .expect("python3");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A redirect-mode sign-on of `miles`: the authorize request, the password through the Flows
+/// API, then `/as/resume`; returns where the browser is sent.
+fn browser_sign_on(s: &Server, pairs: &[(&str, &str)]) -> String {
+    let r = authorize(s, pairs);
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.location.unwrap();
+    let id = param(&url_params(&location, '?'), "flowId").unwrap();
+    let f = action(
+        s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    );
+    assert_eq!(f.json()["status"], "COMPLETED", "{}", f.body);
+    let r = get(&s.url(&format!("/env-1/as/resume?flowId={id}")));
+    assert_eq!(r.status, 302, "{}", r.body);
+    r.location.unwrap()
+}
+
+#[test]
+fn implicit_and_hybrid_responses_carry_tokens_with_at_hash_and_c_hash() {
+    let s = Server::start(&config("").replacen(
+        "client_id = \"app-1\"\nname = \"Test app\"",
+        "client_id = \"app-1\"\nname = \"Test app\"\ngrant_types = [\"AUTHORIZATION_CODE\", \"IMPLICIT\"]",
+        1,
+    ));
+    let base = [
+        ("client_id", "app-1"),
+        ("redirect_uri", "https://app.example/cb"),
+        ("scope", "openid profile"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+    ];
+    let with = |response_type: &'static str| {
+        let mut p = base.to_vec();
+        p.push(("response_type", response_type));
+        p
+    };
+    // Implicit `id_token token`: both in the fragment; at_hash binds them.
+    let location = browser_sign_on(&s, &with("id_token token"));
+    assert!(
+        location.starts_with("https://app.example/cb#"),
+        "{location}"
+    );
+    let p = url_params(&location, '#');
+    assert_eq!(param(&p, "state").as_deref(), Some("st-1"));
+    assert_eq!(param(&p, "token_type").as_deref(), Some("Bearer"));
+    assert_eq!(param(&p, "expires_in").as_deref(), Some("3600"));
+    assert_eq!(param(&p, "code"), None);
+    let access = param(&p, "access_token").unwrap();
+    let claims = verify_id_token(&s, &param(&p, "id_token").unwrap());
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["at_hash"], half_hash_by_python(&access));
+    assert!(claims.get("c_hash").is_none());
+    let info = send(
+        client()
+            .get(s.url("/env-1/as/userinfo"))
+            .bearer_auth(&access),
+    );
+    assert_eq!(info.json()["sub"], "user-3", "{}", info.body);
+    // `id_token` alone: no access token, so no at_hash.
+    let p = url_params(&browser_sign_on(&s, &with("id_token")), '#');
+    assert_eq!(param(&p, "access_token"), None);
+    let claims = verify_id_token(&s, &param(&p, "id_token").unwrap());
+    assert!(claims.get("at_hash").is_none());
+    assert_eq!(claims["given_name"], "Miles");
+    // Hybrid `code id_token token`: c_hash binds the code, which still redeems at the token
+    // endpoint.
+    let p = url_params(&browser_sign_on(&s, &with("code id_token token")), '#');
+    let code = param(&p, "code").unwrap();
+    let claims = verify_id_token(&s, &param(&p, "id_token").unwrap());
+    assert_eq!(claims["c_hash"], half_hash_by_python(&code));
+    assert_eq!(
+        claims["at_hash"],
+        half_hash_by_python(&param(&p, "access_token").unwrap())
+    );
+    let t = redeem(&s, &code, &[("redirect_uri", "https://app.example/cb")]);
+    assert_eq!(t.status, 200, "{}", t.body);
+    // form_post and pi.flow carry the same parameters.
+    let mut pairs = with("code id_token");
+    pairs.push(("response_mode", "form_post"));
+    let r = authorize(&s, &pairs);
+    let id = param(&url_params(&r.location.unwrap(), '?'), "flowId").unwrap();
+    action(
+        &s,
+        &id,
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    );
+    let page = get(&s.url(&format!("/env-1/as/resume?flowId={id}")));
+    assert!(page.body.contains("name=\"id_token\""), "{}", page.body);
+    assert!(page.body.contains("name=\"code\""), "{}", page.body);
+    let f = authorize(
+        &s,
+        &[
+            ("client_id", "app-1"),
+            ("response_type", "id_token token"),
+            ("response_mode", "pi.flow"),
+            ("scope", "openid"),
+            ("nonce", "n-2"),
+        ],
+    )
+    .json();
+    let done = action(
+        &s,
+        f["id"].as_str().unwrap(),
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    )
+    .json();
+    let r = &done["authorizeResponse"];
+    assert_eq!(r["expires_in"], 3600, "{done}");
+    assert!(r["access_token"].is_string() && r["id_token"].is_string());
+
+    // Refusals: no nonce, tokens in the query, no openid scope, and a response type that does
+    // not exist (one the application may not use: `oauth::tests`).
+    let refused = |pairs: &[(&str, &str)], error: &str, sep: char| {
+        let r = authorize(&s, pairs);
+        assert_eq!(r.status, 302, "{}", r.body);
+        let location = r.location.unwrap();
+        let p = url_params(&location, sep);
+        assert_eq!(param(&p, "error").as_deref(), Some(error), "{location}");
+    };
+    let no_nonce: Vec<_> = with("id_token")
+        .into_iter()
+        .filter(|(k, _)| *k != "nonce")
+        .collect();
+    refused(&no_nonce, "invalid_request", '#');
+    let mut query = with("token");
+    query.push(("response_mode", "query"));
+    refused(&query, "invalid_request", '#');
+    let no_openid: Vec<_> = with("id_token")
+        .into_iter()
+        .map(|(k, v)| if k == "scope" { (k, "profile") } else { (k, v) })
+        .collect();
+    refused(&no_openid, "invalid_request", '#');
+    refused(&with("code code"), "unsupported_response_type", '?');
+}

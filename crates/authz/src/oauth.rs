@@ -16,7 +16,9 @@ use pingone::app::{Expected, UserLookup};
 use pingone::error::{Error, Profile};
 use pingone::{login_hint, request_object};
 
-pub use crate::request::{has_scope, pkce_syntax, AuthRequest, Pkce, PkceMethod, ResponseMode};
+pub use crate::request::{
+    has_scope, pkce_syntax, AuthRequest, Pkce, PkceMethod, ResponseMode, ResponseType,
+};
 
 /// Request parameters by name. A parameter sent twice is an error (RFC 6749 §3.1); one sent
 /// empty counts as absent.
@@ -105,7 +107,12 @@ fn registered<'c>(client: &'c Client, uri: &str) -> Result<&'c str, ApiError> {
 
 /// Where errors may be redirected, from the parameters as they stand.
 fn reply_to(client: &Client, p: &BTreeMap<String, String>) -> Option<Box<ReplyTo>> {
+    let front_channel = p
+        .get("response_type")
+        .and_then(|t| ResponseType::parse(t))
+        .is_some_and(ResponseType::front_channel);
     let mode = match p.get("response_mode") {
+        None if front_channel => ResponseMode::Fragment,
         None => ResponseMode::Query,
         Some(m) => ResponseMode::parse(m)?,
     };
@@ -207,26 +214,9 @@ pub fn authorize(
         ));
     }
 
-    match p.get("response_type").map(String::as_str) {
-        Some("code") => {}
-        None => {
-            return Err(refuse(
-                ApiError::required("response_type", "response_type is required (code)"),
-                &reply,
-            ))
-        }
-        Some(other) => {
-            return Err(refuse(
-                ApiError::invalid_value(
-                    "response_type",
-                    format!("response_type \"{other}\" is not supported: this emulator issues authorization codes (response_type=code)"),
-                )
-                .oauth("unsupported_response_type"),
-                &reply,
-            ))
-        }
-    }
+    let response_type = self::response_type(client, &p).map_err(|e| refuse(e, &reply))?;
     let response_mode = match p.get("response_mode") {
+        None if response_type.front_channel() => ResponseMode::Fragment,
         None => ResponseMode::Query,
         Some(m) => ResponseMode::parse(m).ok_or_else(|| {
             ApiError::invalid_value(
@@ -235,6 +225,42 @@ pub fn authorize(
             )
         })?,
     };
+    if response_type.front_channel() && response_mode == ResponseMode::Query {
+        // OAuth 2.0 Multiple Response Types §5: tokens never go in the query.
+        return Err(refuse(
+            ApiError::invalid_value(
+                "response_mode",
+                format!(
+                    "response_type \"{}\" returns tokens, which never go in the query: use fragment, form_post or pi.flow",
+                    response_type.as_str()
+                ),
+            ),
+            &reply.map(|mut r| {
+                r.mode = ResponseMode::Fragment;
+                r
+            }),
+        ));
+    }
+    if response_type.id_token {
+        if !p.get("scope").is_some_and(|s| has_scope(s, "openid")) {
+            return Err(refuse(
+                ApiError::invalid_value(
+                    "scope",
+                    "response_type with id_token needs the openid scope",
+                ),
+                &reply,
+            ));
+        }
+        if p.get("nonce").is_none() {
+            return Err(refuse(
+                ApiError::required(
+                    "nonce",
+                    "nonce is required when response_type has id_token (OpenID Connect Core 3.2.2.1)",
+                ),
+                &reply,
+            ));
+        }
+    }
     let redirect_uri = p.get("redirect_uri").cloned();
     if redirect_uri.is_none() && response_mode != ResponseMode::PiFlow {
         return Err(ApiError::required(
@@ -247,8 +273,14 @@ pub fn authorize(
         .into());
     }
     let pkce = pkce(&p).map_err(|e| refuse(e, &reply))?;
-    let enforcement = client.pkce_enforcement;
-    let public = client.token_endpoint_auth_method == Some(crate::config::AuthMethod::None);
+    // PKCE protects a code; a response without one has nothing to bind it to.
+    let enforcement = if response_type.code {
+        client.pkce_enforcement
+    } else {
+        crate::config::PkceEnforcement::Optional
+    };
+    let public = response_type.code
+        && client.token_endpoint_auth_method == Some(crate::config::AuthMethod::None);
     match (&pkce, enforcement) {
         (
             None,
@@ -367,6 +399,7 @@ pub fn authorize(
     Ok(Start {
         client_id,
         request: AuthRequest {
+            response_type,
             response_mode,
             redirect_uri,
             scope: p
@@ -385,6 +418,43 @@ pub fn authorize(
         user_id,
         username_hint: p.get("login_hint").cloned(),
     })
+}
+
+/// The request's `response_type`, when it is well formed and the application may use it
+/// (its `response_types`).
+fn response_type(client: &Client, p: &BTreeMap<String, String>) -> Result<ResponseType, ApiError> {
+    let Some(text) = p.get("response_type") else {
+        return Err(ApiError::required(
+            "response_type",
+            "response_type is required (code, token, id_token, or a combination)",
+        ));
+    };
+    let t = ResponseType::parse(text).ok_or_else(|| {
+        ApiError::invalid_value(
+            "response_type",
+            format!("response_type \"{text}\" is not code, token, id_token or a space-separated combination of them"),
+        )
+        .oauth("unsupported_response_type")
+    })?;
+    let allowed = client.response_types;
+    let missing = [
+        (t.code, allowed.code, "CODE"),
+        (t.token, allowed.token, "TOKEN"),
+        (t.id_token, allowed.id_token, "ID_TOKEN"),
+    ]
+    .into_iter()
+    .find(|(asked, ok, _)| *asked && !*ok);
+    if let Some((_, _, name)) = missing {
+        return Err(ApiError::invalid_value(
+            "response_type",
+            format!(
+                "application \"{}\" may not use response_type \"{text}\" (add {name} to its response_types)",
+                client.app.client_id
+            ),
+        )
+        .oauth("unauthorized_client"));
+    }
+    Ok(t)
 }
 
 fn pkce(p: &BTreeMap<String, String>) -> Result<Option<Pkce>, ApiError> {
@@ -686,6 +756,14 @@ pub fn id_token_claims(grant: &Grant, user: &UserRecord, at: &Issue<'_>) -> Map<
     c
 }
 
+/// `at_hash` / `c_hash` of a token or code for an RS256 ID token (OIDC Core §3.2.2.9,
+/// §3.3.2.11): the left half of its SHA-256, base64url without padding.
+pub fn half_hash(value: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes());
+    let bytes = digest.as_ref();
+    jose::b64::encode(bytes.get(..bytes.len() / 2).unwrap_or(bytes))
+}
+
 /// The access token's claims (a JWT, `typ: at+jwt`, for the userinfo endpoint).
 pub fn access_token_claims(grant: &Grant, at: &Issue<'_>, jti: &str) -> Map<String, Value> {
     let mut c = Map::new();
@@ -845,8 +923,20 @@ body = "Approve ${{sum}}: ${{OTP}}"
             ("state", "s1"),
         ])
         .unwrap_err();
+        // An application without the implicit grant may not ask for a token; the error goes
+        // back in the fragment, where the token would have gone.
+        assert_eq!(r.error.oauth, "unauthorized_client");
+        let to = r.reply_to.unwrap();
+        assert_eq!(to.state.as_deref(), Some("s1"));
+        assert_eq!(to.mode, ResponseMode::Fragment);
+        let r = run(&[
+            ("client_id", "app-1"),
+            ("response_type", "code token code"),
+            ("redirect_uri", "https://app.example/cb"),
+        ])
+        .unwrap_err();
         assert_eq!(r.error.oauth, "unsupported_response_type");
-        assert_eq!(r.reply_to.unwrap().state.as_deref(), Some("s1"));
+        assert_eq!(r.reply_to.unwrap().mode, ResponseMode::Query);
         let r = run(&[("client_id", "app-1"), ("response_type", "code")]).unwrap_err();
         assert!(r.error.description().contains("redirect_uri is required"));
         let r = run(&[
@@ -1040,6 +1130,19 @@ body = "Approve ${{sum}}: ${{OTP}}"
         assert!(
             redeem(&g, "app-1", &bad).is_err(),
             "verifier without challenge"
+        );
+    }
+
+    #[test]
+    fn half_hashes_match_openid_connect_cores_examples() {
+        // OIDC Core 1.0 Appendix A.3 (at_hash) and A.4 (c_hash).
+        assert_eq!(
+            half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+        assert_eq!(
+            half_hash("Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"),
+            "LDktKdoQak3Pk0cnXxCltA"
         );
     }
 

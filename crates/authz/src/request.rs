@@ -33,6 +33,60 @@ impl ResponseMode {
     }
 }
 
+/// What an authorize request asks for (`response_type`): a code, an access token, an ID token,
+/// or a combination (OAuth 2.0 Multiple Response Types; OIDC Core §3.2 implicit, §3.3 hybrid).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseType {
+    pub code: bool,
+    pub token: bool,
+    pub id_token: bool,
+}
+
+impl ResponseType {
+    pub const CODE: ResponseType = ResponseType {
+        code: true,
+        token: false,
+        id_token: false,
+    };
+
+    /// `code`, `token`, `id_token` separated by spaces, in any order, each at most once.
+    pub fn parse(s: &str) -> Option<ResponseType> {
+        let mut r = ResponseType::default();
+        for word in s.split(' ') {
+            let seen = match word {
+                "code" => std::mem::replace(&mut r.code, true),
+                "token" => std::mem::replace(&mut r.token, true),
+                "id_token" => std::mem::replace(&mut r.id_token, true),
+                _ => return None,
+            };
+            if seen {
+                return None;
+            }
+        }
+        Some(r)
+    }
+
+    /// Whether tokens come back from the authorize endpoint (implicit or hybrid): the response
+    /// then goes in the fragment unless `form_post` or `pi.flow` is asked for.
+    pub fn front_channel(self) -> bool {
+        self.token || self.id_token
+    }
+
+    /// The canonical spelling (`code id_token token` order, as OIDC Core writes them).
+    pub fn as_str(self) -> &'static str {
+        match (self.code, self.id_token, self.token) {
+            (true, false, false) => "code",
+            (false, false, true) => "token",
+            (false, true, false) => "id_token",
+            (false, true, true) => "id_token token",
+            (true, true, false) => "code id_token",
+            (true, false, true) => "code token",
+            (true, true, true) => "code id_token token",
+            (false, false, false) => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PkceMethod {
     S256,
@@ -76,6 +130,7 @@ impl Pkce {
 /// The authorize parameters a flow keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRequest {
+    pub response_type: ResponseType,
     pub response_mode: ResponseMode,
     pub redirect_uri: Option<String>,
     pub scope: String,
@@ -97,4 +152,25 @@ impl AuthRequest {
 /// Whether a space-separated scope list contains `scope`.
 pub fn has_scope(scopes: &str, scope: &str) -> bool {
     scopes.split_ascii_whitespace().any(|s| s == scope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_types_parse_in_any_order_once_each() {
+        let r = ResponseType::parse("token id_token").unwrap();
+        assert_eq!(r.as_str(), "id_token token");
+        assert!(r.front_channel() && !r.code);
+        assert_eq!(ResponseType::parse("code"), Some(ResponseType::CODE));
+        assert!(!ResponseType::CODE.front_channel());
+        assert_eq!(
+            ResponseType::parse("id_token code token").unwrap().as_str(),
+            "code id_token token"
+        );
+        for bad in ["", "code code", "code  token", "Code", "none", "code,token", " code"] {
+            assert_eq!(ResponseType::parse(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -174,9 +174,19 @@ pub fn flow_json(
         m.insert("test".into(), json!({ "otp": otp }));
     }
     if flow.status == Status::Completed && flow.request.response_mode == ResponseMode::PiFlow {
-        if let Some(code) = &flow.code {
+        if flow.code.is_some() || !flow.front_channel.is_empty() {
             let mut r = Map::new();
-            r.insert("code".into(), code.clone().into());
+            if let Some(code) = &flow.code {
+                r.insert("code".into(), code.clone().into());
+            }
+            for (k, v) in &flow.front_channel {
+                // expires_in is a number in JSON (RFC 6749 §5.1).
+                let value = match (k.as_str(), v.parse::<i64>()) {
+                    ("expires_in", Ok(n)) => Value::from(n),
+                    _ => Value::from(v.clone()),
+                };
+                r.insert(k.clone(), value);
+            }
             if let Some(s) = &flow.request.state {
                 r.insert("state".into(), s.clone().into());
             }
@@ -297,6 +307,7 @@ mod tests {
             id: "f-1".into(),
             client_id: "app-1".into(),
             request: AuthRequest {
+                response_type: crate::request::ResponseType::CODE,
                 response_mode: ResponseMode::PiFlow,
                 redirect_uri: None,
                 scope: "openid".into(),
@@ -322,6 +333,7 @@ mod tests {
             transaction_approved: false,
             failure: None,
             code: Some("the-code".into()),
+            front_channel: Vec::new(),
             created_ms: 1_626_821_491_743,
         }
     }

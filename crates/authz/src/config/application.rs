@@ -9,6 +9,7 @@ use serde::Deserialize;
 use pingone::app::Application;
 
 use super::{invalid, non_empty, ConfigError};
+use crate::request::ResponseType;
 
 /// An application: its validator settings plus what the authorize and token endpoints need.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct Client {
     pub login_page_url: Option<String>,
     /// PingOne's `grantTypes` (default `AUTHORIZATION_CODE`).
     pub grant_types: Vec<GrantType>,
+    /// PingOne's `responseTypes`: what authorize may return (`CODE`, `TOKEN`, `ID_TOKEN`).
+    pub response_types: ResponseType,
     /// A refresh token's lifetime (PingOne's `refreshTokenDuration`, default 30 days).
     pub refresh_token_duration_ms: i64,
     /// How long refreshes may go on after the sign-on (`refreshTokenRollingDuration`, 180 days).
@@ -85,6 +88,8 @@ impl AuthMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantType {
     AuthorizationCode,
+    /// Tokens straight from the authorize endpoint (`response_type` with `token`/`id_token`).
+    Implicit,
     RefreshToken,
     ClientCredentials,
     Ciba,
@@ -96,6 +101,7 @@ impl GrantType {
     pub fn parse(s: &str) -> Option<GrantType> {
         match s {
             "AUTHORIZATION_CODE" => Some(GrantType::AuthorizationCode),
+            "IMPLICIT" => Some(GrantType::Implicit),
             "REFRESH_TOKEN" => Some(GrantType::RefreshToken),
             "CLIENT_CREDENTIALS" => Some(GrantType::ClientCredentials),
             "CIBA" => Some(GrantType::Ciba),
@@ -124,6 +130,7 @@ pub(super) struct RawApplication {
     jwks: Option<String>,
     login_page_url: Option<String>,
     grant_types: Option<Vec<String>>,
+    response_types: Option<Vec<String>>,
     refresh_token_duration: Option<u64>,
     refresh_token_rolling_duration: Option<u64>,
     #[serde(default)]
@@ -219,11 +226,12 @@ pub(super) fn application(
             None => {
                 return Err(invalid(
                     &at,
-                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, CIBA, DEVICE_CODE, TOKEN_EXCHANGE)"),
+                    format!("grant_types: \"{g}\" is not one the emulator issues (AUTHORIZATION_CODE, IMPLICIT, REFRESH_TOKEN, CLIENT_CREDENTIALS, CIBA, DEVICE_CODE, TOKEN_EXCHANGE)"),
                 ))
             }
         }
     }
+    let response_types = response_types(&at, a.response_types.as_deref(), &grant_types)?;
     let seconds =
         |field: &str, v: Option<u64>, default: u64, max: u64| -> Result<i64, ConfigError> {
             let v = v.unwrap_or(default);
@@ -242,6 +250,7 @@ pub(super) fn application(
         redirect_uris: a.redirect_uris,
         login_page_url: a.login_page_url,
         grant_types,
+        response_types,
         refresh_token_duration_ms: seconds(
             "refresh_token_duration",
             a.refresh_token_duration,
@@ -353,4 +362,51 @@ fn jwks(at: &str, base_dir: &Path, path: &str) -> Result<KeySet, ConfigError> {
         ));
     }
     Ok(keys)
+}
+
+/// PingOne's `responseTypes`, checked against the grant types: `CODE` needs
+/// `AUTHORIZATION_CODE`, `TOKEN` and `ID_TOKEN` need `IMPLICIT`. Without the field: `CODE` for
+/// the code grant, plus `TOKEN` and `ID_TOKEN` for implicit (our choice).
+fn response_types(
+    at: &str,
+    listed: Option<&[String]>,
+    grants: &[GrantType],
+) -> Result<ResponseType, ConfigError> {
+    let code_grant = grants.contains(&GrantType::AuthorizationCode);
+    let implicit = grants.contains(&GrantType::Implicit);
+    let Some(listed) = listed else {
+        return Ok(ResponseType {
+            code: code_grant,
+            token: implicit,
+            id_token: implicit,
+        });
+    };
+    let mut r = ResponseType::default();
+    for t in listed {
+        let (slot, needs, grant) = match t.as_str() {
+            "CODE" => (&mut r.code, code_grant, "AUTHORIZATION_CODE"),
+            "TOKEN" => (&mut r.token, implicit, "IMPLICIT"),
+            "ID_TOKEN" => (&mut r.id_token, implicit, "IMPLICIT"),
+            other => {
+                return Err(invalid(
+                    at,
+                    format!("response_types: \"{other}\" is not one of CODE, TOKEN, ID_TOKEN"),
+                ))
+            }
+        };
+        if !needs {
+            return Err(invalid(
+                at,
+                format!("response_types: {t} needs the {grant} grant in grant_types"),
+            ));
+        }
+        *slot = true;
+    }
+    if implicit && !(r.token || r.id_token) {
+        return Err(invalid(
+            at,
+            "grant_types has IMPLICIT but response_types has neither TOKEN nor ID_TOKEN",
+        ));
+    }
+    Ok(r)
 }

@@ -723,6 +723,10 @@ body = "Approve ${sum}: ${OTP}"
             (GOOD.replace("type = \"SMS\", phone = \"+15550100\"", "type = \"VOICE\""), "a VOICE device needs a phone"),
             (GOOD.replace("region = \"eu\"", "region = \"eu\"\ndevice_selection = \"RANDOM\""), "device_selection \"RANDOM\" is not one of"),
             (GOOD.replace("region = \"eu\"", "region = \"eu\"\ncors_origins = [\"https://x.example/path\"]"), "cors_origins: \"https://x.example/path\" is not an origin"),
+            (GOOD.replace("redirect_uris = [", "response_types = [\"TOKEN\"]\nredirect_uris = ["), "application \"app-1\": response_types: TOKEN needs the IMPLICIT grant in grant_types"),
+            (GOOD.replace("redirect_uris = [", "grant_types = [\"IMPLICIT\"]\nresponse_types = [\"CODE\"]\nredirect_uris = ["), "response_types: CODE needs the AUTHORIZATION_CODE grant"),
+            (GOOD.replace("redirect_uris = [", "grant_types = [\"IMPLICIT\"]\nresponse_types = [\"code\"]\nredirect_uris = ["), "response_types: \"code\" is not one of CODE, TOKEN, ID_TOKEN"),
+            (GOOD.replace("redirect_uris = [", "grant_types = [\"IMPLICIT\", \"AUTHORIZATION_CODE\"]\nresponse_types = [\"CODE\"]\nredirect_uris = ["), "grant_types has IMPLICIT but response_types has neither TOKEN nor ID_TOKEN"),
         ];
         for (text, want) in cases {
             let got = error(&text);

@@ -151,6 +151,9 @@ pub struct Flow {
     pub failure: Option<Failure>,
     /// The authorization code, issued when the flow completes.
     pub code: Option<String>,
+    /// Tokens the authorize response carries (implicit and hybrid: `access_token`,
+    /// `token_type`, `expires_in`, `id_token`), issued when the flow completes.
+    pub front_channel: Vec<(String, String)>,
     pub created_ms: i64,
 }
 
@@ -292,6 +295,7 @@ pub fn start(
         transaction_approved: false,
         failure: None,
         code: None,
+        front_channel: Vec::new(),
         created_ms: ctx.now_ms,
     };
     let sent = match init.user_id {

@@ -71,6 +71,7 @@ fn env() -> Environment {
 
 fn request() -> AuthRequest {
     AuthRequest {
+        response_type: crate::request::ResponseType::CODE,
         response_mode: ResponseMode::PiFlow,
         redirect_uri: None,
         scope: "openid".into(),

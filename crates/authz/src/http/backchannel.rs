@@ -63,6 +63,7 @@ pub(super) fn bc_authorize(
     let start = crate::flow::Start {
         client_id: client.app.client_id.clone(),
         request: crate::request::AuthRequest {
+            response_type: crate::request::ResponseType::CODE,
             response_mode: crate::request::ResponseMode::PiFlow,
             redirect_uri: None,
             scope: req.scope.clone(),
@@ -179,6 +180,7 @@ pub(super) fn device_entry(
     let start = crate::flow::Start {
         client_id,
         request: crate::request::AuthRequest {
+            response_type: crate::request::ResponseType::CODE,
             response_mode: crate::request::ResponseMode::PiFlow,
             redirect_uri: None,
             scope,

@@ -443,12 +443,25 @@ impl Shared {
                 outbox.push(n);
             }
         }
-        if flow.code.is_none() {
+        let issued = flow.code.is_some() || !flow.front_channel.is_empty();
+        if !issued {
             if let Some(grant) = oauth::grant(flow).and_then(|g| st.with_session(g)) {
-                let code = random::secret_token(&mut SystemRandom).map_err(random_failed)?;
-                let deadline = now.saturating_add(self.limits.code_lifetime_ms);
-                lock(&st.codes).insert(code.clone(), grant, deadline);
-                flow.code = Some(code);
+                let asked = flow.request.response_type;
+                // A flow that must answer with a code (the code grant, CIBA, device codes).
+                let code = if asked.code || !asked.front_channel() {
+                    let code = random::secret_token(&mut SystemRandom).map_err(random_failed)?;
+                    let deadline = now.saturating_add(self.limits.code_lifetime_ms);
+                    lock(&st.codes).insert(code.clone(), grant.clone(), deadline);
+                    Some(code)
+                } else {
+                    None
+                };
+                if asked.front_channel() {
+                    flow.front_channel =
+                        token::front_channel(self, st, &grant, code.as_deref(), asked)
+                            .map_err(|e| ApiError::internal(e.description))?;
+                }
+                flow.code = code;
             }
         }
         Ok(())

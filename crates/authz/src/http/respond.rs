@@ -225,7 +225,14 @@ pub(super) fn finish_redirect(flow: &Flow) -> Response {
     let mode = flow.request.response_mode;
     let mut params: Vec<(&str, &str)> = Vec::new();
     match (&flow.status, &flow.code, &flow.failure) {
-        (Status::Completed, Some(code), _) => params.push(("code", code)),
+        (Status::Completed, code, _) if code.is_some() || !flow.front_channel.is_empty() => {
+            if let Some(code) = code {
+                params.push(("code", code));
+            }
+            for (k, v) in &flow.front_channel {
+                params.push((k, v));
+            }
+        }
         (_, _, Some(f)) => {
             params.push(("error", f.error));
             params.push(("error_description", &f.description));

@@ -14,7 +14,7 @@ use super::handlers::{form_pairs, is_form};
 use super::{lock, EnvState, Shared};
 use crate::client_auth;
 use crate::config::{AuthMethod, Client, Environment, GrantType};
-use crate::oauth::{self, Grant, Issue, TokenError};
+use crate::oauth::{self, Grant, Issue, ResponseType, TokenError};
 use crate::random::{self, SystemRandom};
 
 fn unsupported(other: &str) -> TokenError {
@@ -226,6 +226,8 @@ pub(super) fn issue_tokens(
             }
         }
         GrantType::TokenExchange => exchange(s, st, client, &form, &at),
+        // Never a token endpoint grant: `kind` comes from the grant_type names above.
+        GrantType::Implicit => Err(unsupported("implicit")),
         GrantType::ClientCredentials => {
             let requested: Vec<&str> = form
                 .get("scope")
@@ -268,6 +270,54 @@ pub(super) fn issue_tokens(
             Ok(Value::Object(out))
         }
     }
+}
+
+/// The tokens of an implicit or hybrid authorize response (OIDC Core §3.2.2.5, §3.3.2.5):
+/// `access_token`, `token_type`, `expires_in` and `scope` for `token`; `id_token` (with
+/// `at_hash` and `c_hash` for what it travels with) for `id_token`.
+pub(super) fn front_channel(
+    s: &Shared,
+    st: &EnvState,
+    grant: &Grant,
+    code: Option<&str>,
+    asked: ResponseType,
+) -> Result<Vec<(String, String)>, TokenError> {
+    let at = Issue {
+        issuer: &st.issuer,
+        env_id: &st.id,
+        now: s.now_ms().div_euclid(1000),
+        lifetime: s.limits.token_lifetime_seconds,
+    };
+    let mut out = Vec::new();
+    let mut access = None;
+    if asked.token {
+        let jti = random::uuid(&mut SystemRandom).map_err(failed)?;
+        let token = st
+            .access_signer
+            .sign_claims(&oauth::access_token_claims(grant, &at, &jti))
+            .map_err(failed)?;
+        out.push(("access_token".to_owned(), token.clone()));
+        out.push(("token_type".to_owned(), "Bearer".to_owned()));
+        out.push(("expires_in".to_owned(), at.lifetime.to_string()));
+        out.push(("scope".to_owned(), grant.scope.clone()));
+        access = Some(token);
+    }
+    if asked.id_token {
+        let env = st.env();
+        let user = env.user(&grant.user_id).ok_or_else(|| {
+            TokenError::invalid_grant(format!("user \"{}\" no longer exists", grant.user_id))
+        })?;
+        let mut claims = oauth::id_token_claims(grant, user, &at);
+        if let Some(t) = &access {
+            claims.insert("at_hash".into(), oauth::half_hash(t).into());
+        }
+        if let Some(c) = code {
+            claims.insert("c_hash".into(), oauth::half_hash(c).into());
+        }
+        let token = st.id_signer.sign_claims(&claims).map_err(failed)?;
+        out.push(("id_token".to_owned(), token));
+    }
+    Ok(out)
 }
 
 /// The access token, the ID token (with `openid`) and, for an application that may refresh, a

@@ -958,4 +958,18 @@ fn implicit_and_hybrid_responses_carry_tokens_with_at_hash_and_c_hash() {
         .collect();
     refused(&no_openid, "invalid_request", '#');
     refused(&with("code code"), "unsupported_response_type", '?');
+
+    // Discovery lists what the applications can use: here implicit and hybrid, and no CIBA or
+    // device endpoint, since no application has those grants.
+    let d = get(&s.url("/env-1/as/.well-known/openid-configuration")).json();
+    assert_eq!(
+        d["grant_types_supported"],
+        json!(["authorization_code", "implicit"])
+    );
+    assert!(d["response_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("code id_token token")));
+    assert!(d.get("backchannel_authentication_endpoint").is_none());
+    assert!(d.get("device_authorization_endpoint").is_none());
 }

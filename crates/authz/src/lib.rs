@@ -29,6 +29,7 @@ pub mod ciba;
 pub mod client_auth;
 pub mod clock;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod flow;
 mod http;

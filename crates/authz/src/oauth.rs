@@ -251,7 +251,7 @@ pub fn authorize(
                 &reply,
             ));
         }
-        if p.get("nonce").is_none() {
+        if !p.contains_key("nonce") {
             return Err(refuse(
                 ApiError::required(
                     "nonce",

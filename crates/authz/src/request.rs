@@ -155,6 +155,7 @@ pub fn has_scope(scopes: &str, scope: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -169,7 +170,15 @@ mod tests {
             ResponseType::parse("id_token code token").unwrap().as_str(),
             "code id_token token"
         );
-        for bad in ["", "code code", "code  token", "Code", "none", "code,token", " code"] {
+        for bad in [
+            "",
+            "code code",
+            "code  token",
+            "Code",
+            "none",
+            "code,token",
+            " code",
+        ] {
             assert_eq!(ResponseType::parse(bad), None, "{bad:?}");
         }
     }

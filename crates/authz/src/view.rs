@@ -1,6 +1,6 @@
 //! The JSON the emulator answers with, in PingOne's shapes: flows (`_links`, `_embedded`,
-//! `resumeUrl`, `createdAt`, `expiresAt`, `authorizeResponse`), outbox entries and the OpenID
-//! discovery document. Phone numbers and email addresses are masked in flows.
+//! `resumeUrl`, `createdAt`, `expiresAt`, `authorizeResponse`) and outbox entries (the discovery
+//! document is [`crate::discovery`]'s). Phone numbers and email addresses are masked in flows.
 
 use serde_json::{json, Map, Value};
 
@@ -173,25 +173,26 @@ pub fn flow_json(
     if let Some(otp) = test_otp(flow, env, touched_ms) {
         m.insert("test".into(), json!({ "otp": otp }));
     }
-    if flow.status == Status::Completed && flow.request.response_mode == ResponseMode::PiFlow {
-        if flow.code.is_some() || !flow.front_channel.is_empty() {
-            let mut r = Map::new();
-            if let Some(code) = &flow.code {
-                r.insert("code".into(), code.clone().into());
-            }
-            for (k, v) in &flow.front_channel {
-                // expires_in is a number in JSON (RFC 6749 §5.1).
-                let value = match (k.as_str(), v.parse::<i64>()) {
-                    ("expires_in", Ok(n)) => Value::from(n),
-                    _ => Value::from(v.clone()),
-                };
-                r.insert(k.clone(), value);
-            }
-            if let Some(s) = &flow.request.state {
-                r.insert("state".into(), s.clone().into());
-            }
-            m.insert("authorizeResponse".into(), Value::Object(r));
+    if flow.status == Status::Completed
+        && flow.request.response_mode == ResponseMode::PiFlow
+        && (flow.code.is_some() || !flow.front_channel.is_empty())
+    {
+        let mut r = Map::new();
+        if let Some(code) = &flow.code {
+            r.insert("code".into(), code.clone().into());
         }
+        for (k, v) in &flow.front_channel {
+            // expires_in is a number in JSON (RFC 6749 §5.1).
+            let value = match (k.as_str(), v.parse::<i64>()) {
+                ("expires_in", Ok(n)) => Value::from(n),
+                _ => Value::from(v.clone()),
+            };
+            r.insert(k.clone(), value);
+        }
+        if let Some(s) = &flow.request.state {
+            r.insert("state".into(), s.clone().into());
+        }
+        m.insert("authorizeResponse".into(), Value::Object(r));
     }
     if let Some(f) = &flow.failure {
         m.insert(
@@ -217,44 +218,6 @@ pub fn notification_json(n: &Notification) -> Value {
         "otp": n.otp,
         "clientContext": n.client_context,
         "createdAt": iso_millis(n.created_ms),
-    })
-}
-
-/// `/.well-known/openid-configuration`.
-pub fn discovery(urls: &Urls) -> Value {
-    let issuer = urls.issuer();
-    json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/authorize"),
-        "token_endpoint": format!("{issuer}/token"),
-        "userinfo_endpoint": format!("{issuer}/userinfo"),
-        "jwks_uri": format!("{issuer}/jwks"),
-        "introspection_endpoint": format!("{issuer}/introspect"),
-        "end_session_endpoint": format!("{issuer}/signoff"),
-        "backchannel_logout_supported": true,
-        "backchannel_logout_session_supported": true,
-        "revocation_endpoint": format!("{issuer}/revoke"),
-        "scopes_supported": ["openid", "profile", "email"],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ResponseMode::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
-            "urn:openid:params:grant-type:ciba", "urn:ietf:params:oauth:grant-type:device_code",
-            "urn:ietf:params:oauth:grant-type:token-exchange"],
-        "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
-        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
-        "backchannel_token_delivery_modes_supported": ["poll"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported":
-            ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
-        "code_challenge_methods_supported": ["plain", "S256"],
-        "request_parameter_supported": true,
-        "request_uri_parameter_supported": true,
-        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
-        "request_object_signing_alg_values_supported":
-            ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "none"],
-        "claims_supported": ["sub", "iss", "aud", "iat", "exp", "auth_time", "nonce", "acr", "amr",
-            "env", "pi.template", "preferred_username", "given_name", "family_name", "email"],
     })
 }
 
@@ -406,11 +369,5 @@ mod tests {
         assert_eq!(mask_phone("+15550100"), "*******00");
         assert_eq!(mask_phone("1"), "1");
         assert_eq!(mask_email("charlie@example.com"), "c*****@example.com");
-        let d = discovery(&Urls::new("http://h", "e"));
-        assert_eq!(d["jwks_uri"], "http://h/e/as/jwks");
-        assert!(d["response_modes_supported"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("pi.flow")));
     }
 }

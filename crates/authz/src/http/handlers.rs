@@ -299,7 +299,7 @@ pub(super) async fn discovery(State(s): St, path: Result<Path<String>, PathRejec
     Ok(json_response(
         200,
         "application/json",
-        &view::discovery(&st.urls),
+        &crate::discovery::discovery(&st.urls, &st.env()),
     ))
 }
 

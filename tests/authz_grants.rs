@@ -14,6 +14,7 @@ mod common;
 use common::authz::*;
 use common::{client, signet_in, TempDir};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 fn grants_config() -> String {
     config("").replace(
@@ -972,4 +973,251 @@ fn implicit_and_hybrid_responses_carry_tokens_with_at_hash_and_c_hash() {
         .contains(&json!("code id_token token")));
     assert!(d.get("backchannel_authentication_endpoint").is_none());
     assert!(d.get("device_authorization_endpoint").is_none());
+}
+
+/// A JWK Set document served over HTTP that the test can change; counts the fetches.
+struct JwksServer {
+    url: String,
+    document: std::sync::Arc<std::sync::Mutex<String>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl JwksServer {
+    fn start(document: String) -> JwksServer {
+        use std::io::{BufRead, BufReader, Write};
+        let doc = std::sync::Arc::new(std::sync::Mutex::new(document));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (d, f) = (doc.clone(), fetches.clone());
+        let url = common::serve_connections(move |stream| {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap_or(0);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body) = if first.starts_with("GET /jwks ") {
+                f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ("200 OK", d.lock().unwrap().clone())
+            } else {
+                ("404 Not Found", "{}".to_owned())
+            };
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        JwksServer {
+            url,
+            document: doc,
+            fetches,
+        }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn rsa(kid: &str) -> jose::Key {
+    jose::Key::generate(jose::Algorithm::RS256)
+        .unwrap()
+        .with_kid(kid)
+}
+
+fn public_set(keys: &[&jose::Key]) -> String {
+    jose::KeySet::new(keys.iter().map(|k| k.to_public().unwrap()).collect())
+        .to_public_jwks()
+        .to_string()
+}
+
+#[test]
+fn jwks_url_keys_are_fetched_cached_and_refetched_when_the_client_rolls_its_key() {
+    let k1 = rsa("k1");
+    let k2 = rsa("k2");
+    let jwks = JwksServer::start(public_set(&[&k1]));
+    let s = Server::start(
+        &(config("")
+            + &format!(
+                r#"
+[[environment.application]]
+client_id = "app-pk"
+client_secret = "{SECRET}"
+token_endpoint_auth_method = "PRIVATE_KEY_JWT"
+jwks_url = "{}/jwks"
+grant_types = ["AUTHORIZATION_CODE", "CLIENT_CREDENTIALS"]
+scopes = ["orders:read"]
+[[environment.application]]
+client_id = "app-gone"
+client_secret = "{SECRET}"
+token_endpoint_auth_method = "PRIVATE_KEY_JWT"
+jwks_url = "{}/missing"
+grant_types = ["CLIENT_CREDENTIALS"]
+"#,
+                jwks.url, jwks.url
+            )),
+    );
+    let token_url = s.url("/env-1/as/token");
+    let now: i64 = now().parse().unwrap();
+    let jti = std::cell::Cell::new(0);
+    let assertion = |key: &jose::Key, client: &str| {
+        jti.set(jti.get() + 1);
+        jose::Signer::new(key.clone(), jose::Algorithm::RS256)
+            .unwrap()
+            .sign_claims(&json!({"iss": client, "sub": client, "aud": token_url,
+                "jti": format!("j-{}", jti.get()), "exp": now + 60, "iat": now}))
+            .unwrap()
+    };
+    let cc = |a: &str| {
+        post_form(
+            &token_url,
+            &[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", a),
+            ],
+            None,
+        )
+    };
+    assert_eq!(jwks.fetches(), 0, "fetched only when needed");
+    let r = cc(&assertion(&k1, "app-pk"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(jwks.fetches(), 1);
+    assert_eq!(cc(&assertion(&k1, "app-pk")).status, 200);
+    assert_eq!(jwks.fetches(), 1, "the set is cached");
+    // The client rolls to k2: the unknown kid refetches the set (a second after the last fetch:
+    // unknown kids refetch at most once a second).
+    *jwks.document.lock().unwrap() = public_set(&[&k2]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = cc(&assertion(&k2, "app-pk"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(jwks.fetches(), 2);
+    // k1 is gone from the set; junk kids do not make the server fetch in a loop.
+    let r = cc(&assertion(&k1, "app-pk"));
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.json()["error"], "invalid_client");
+    for i in 0..5 {
+        let junk = rsa(&format!("junk-{i}"));
+        assert_eq!(cc(&assertion(&junk, "app-pk")).status, 401);
+    }
+    assert!(
+        jwks.fetches() <= 3,
+        "at most one refetch per second for unknown kids: {}",
+        jwks.fetches()
+    );
+    // A request object signed with the rolled key is accepted at authorize.
+    let ro = jose::Signer::new(k2.clone(), jose::Algorithm::RS256)
+        .unwrap()
+        .sign_claims(
+            &json!({"iss": "app-pk", "aud": s.issuer(), "client_id": "app-pk",
+            "response_type": "code", "scope": "openid", "exp": now + 60}),
+        )
+        .unwrap();
+    let r = authorize(
+        &s,
+        &[
+            ("client_id", "app-pk"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+            ("request", &ro),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A jwks_url that cannot be fetched: the error says so.
+    let r = cc(&assertion(&k1, "app-gone"));
+    assert_eq!(r.status, 401, "{}", r.body);
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains("jwks_url") && d.contains("404"), "{d}");
+}
+
+#[test]
+fn idp_signoff_needs_the_applications_consent_and_ends_the_session() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let backchannel = common::serve_connections(move |stream| {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        record
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&body).into_owned());
+        let mut out = stream;
+        let _ = out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    });
+    let s = Server::start(&(config("").replacen(
+        "client_id = \"app-1\"\nname = \"Test app\"",
+        &format!(
+            "client_id = \"app-1\"\nname = \"Test app\"\nidp_signoff = true\nbackchannel_logout_uri = \"{backchannel}/logout\"\npost_logout_redirect_uris = [\"https://app.example/bye\"]"
+        ),
+        1,
+    ) + &format!(
+        "[[environment.application]]\nclient_id = \"app-2\"\nclient_secret = \"{SECRET}\"\nredirect_uris = [\"https://app.example/cb\"]\n"
+    )));
+    let id_token = |client: &str| {
+        let f = password_sign_on(&s, client, "miles", "Kind-of-Blue").json();
+        let code = f["authorizeResponse"]["code"].as_str().unwrap().to_owned();
+        let t = post_form(
+            &s.url("/env-1/as/token"),
+            &[("grant_type", "authorization_code"), ("code", &code)],
+            Some((client, SECRET)),
+        );
+        assert_eq!(t.status, 200, "{}", t.body);
+        t.json()["id_token"].as_str().unwrap().to_owned()
+    };
+    let sid = |token: &str| {
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["sid"].as_str().unwrap().to_owned()
+    };
+    let signoff = |query: &str| get(&s.url(&format!("/env-1/as/idpSignoff?{query}")));
+    // app-2 has not allowed IdP signoff.
+    let hint2 = id_token("app-2");
+    let r = signoff(&format!("id_token_hint={hint2}"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("idp_signoff is false"), "{}", r.body);
+    // client_id must be the hint's aud; id_token_hint is required.
+    let hint = id_token("app-1");
+    let session = sid(&hint);
+    assert_eq!(sid(&hint2), session, "one sign-on session for the user");
+    let r = signoff(&format!("id_token_hint={hint}&client_id=app-2"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.detail().1, "client_id");
+    assert_eq!(signoff("client_id=app-1").status, 400);
+    assert!(seen.lock().unwrap().is_empty(), "nothing ended yet");
+    // The real thing: a back-channel logout token to app-1, a redirect, a new session after.
+    let r = signoff(&format!(
+        "id_token_hint={hint}&client_id=app-1&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=s9"
+    ));
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("https://app.example/bye?state=s9")
+    );
+    let delivered = seen.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert!(delivered[0].starts_with("logout_token="), "{delivered:?}");
+    assert_ne!(sid(&id_token("app-1")), session, "the old session ended");
 }

@@ -43,6 +43,12 @@ pub struct Client {
     pub par_timeout_ms: i64,
     /// Audiences (`resource` or `audience`) a token exchange may issue tokens for.
     pub resources: Vec<String>,
+    /// Where the application publishes its public keys (PingOne's `jwksUrl`): fetched when a
+    /// request object or client assertion needs them, cached, refetched for an unknown `kid`.
+    pub jwks_url: Option<String>,
+    /// PingOne's `idpSignoff`: `/as/idpSignoff` may end the user's session with only an ID
+    /// token of this application (no session cookie).
+    pub idp_signoff: bool,
     /// Where `/as/signoff` sends OpenID back-channel logout tokens for this application.
     pub backchannel_logout_uri: Option<String>,
     /// Where `/as/signoff` may send the browser back after a logout.
@@ -128,6 +134,8 @@ pub(super) struct RawApplication {
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     jwks: Option<String>,
+    jwks_url: Option<String>,
+    idp_signoff: Option<bool>,
     login_page_url: Option<String>,
     grant_types: Option<Vec<String>>,
     response_types: Option<Vec<String>>,
@@ -183,8 +191,26 @@ pub(super) fn application(
     } else {
         non_empty(&at, "client_secret", &a.client_secret)?
     };
-    if method == Some(AuthMethod::PrivateKeyJwt) && a.jwks.is_none() {
-        return Err(invalid(&at, "PRIVATE_KEY_JWT needs the application's jwks"));
+    if a.jwks.is_some() && a.jwks_url.is_some() {
+        return Err(invalid(
+            &at,
+            "jwks and jwks_url cannot both be set (PingOne takes one or the other)",
+        ));
+    }
+    if let Some(url) = &a.jwks_url {
+        let http = url.starts_with("https://") || url.starts_with("http://");
+        if !http || url.contains('#') || url.contains(char::is_whitespace) {
+            return Err(invalid(
+                &at,
+                format!("jwks_url: \"{url}\" is not an http(s) URL without a fragment"),
+            ));
+        }
+    }
+    if method == Some(AuthMethod::PrivateKeyJwt) && a.jwks.is_none() && a.jwks_url.is_none() {
+        return Err(invalid(
+            &at,
+            "PRIVATE_KEY_JWT needs the application's jwks or jwks_url",
+        ));
     }
     if a.support_unsigned_request_object && a.require_signed_request_object {
         return Err(invalid(
@@ -266,6 +292,8 @@ pub(super) fn application(
         scopes: a.scopes,
         token_endpoint_auth_method: method,
         resources: a.resources,
+        jwks_url: a.jwks_url,
+        idp_signoff: a.idp_signoff.unwrap_or(false),
         backchannel_logout_uri: match a.backchannel_logout_uri {
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => Some(u),
             Some(u) => {

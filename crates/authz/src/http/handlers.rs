@@ -67,6 +67,32 @@ pub(super) fn env_at(
         .and_then(|Path(env)| s.env(&env))
 }
 
+/// Fetches the `jwks_url` keys that a form body's tokens need (a client assertion, a request
+/// object); the OAuth error when an application has none and they cannot be fetched.
+async fn keys_for_form(
+    s: &Shared,
+    st: &EnvState,
+    body: &Result<Bytes, BytesRejection>,
+) -> Option<Response> {
+    let Ok(bytes) = body else { return None };
+    super::remote_keys::prepare(s, st, &form_pairs(bytes))
+        .await
+        .err()
+        .map(|e| crate::oauth::TokenError::invalid_client(e).into_response())
+}
+
+/// Fetches the `jwks_url` keys an authorize request's request object needs.
+async fn keys_for_authorize(
+    s: &Shared,
+    env_id: &str,
+    pairs: &[(String, String)],
+) -> Result<(), ApiError> {
+    let st = s.env(env_id)?;
+    super::remote_keys::prepare(s, st, pairs)
+        .await
+        .map_err(|e| ApiError::invalid_value("request", e).oauth("invalid_request_object"))
+}
+
 // --- handlers ---
 
 pub(super) type St = State<Arc<Shared>>;
@@ -77,7 +103,9 @@ pub(super) async fn authorize_get(
     RawQuery(q): RawQuery,
 ) -> Answer {
     let Path(env) = path.map_err(|e| path_error(&e))?;
-    s.authorize(&env, query_pairs(q))
+    let pairs = query_pairs(q);
+    keys_for_authorize(&s, &env, &pairs).await?;
+    s.authorize(&env, pairs)
 }
 
 pub(super) async fn authorize_post(
@@ -94,7 +122,9 @@ pub(super) async fn authorize_post(
         ));
     }
     let body = body.map_err(|e| body_error(&e))?;
-    s.authorize(&env, form_pairs(&body))
+    let pairs = form_pairs(&body);
+    keys_for_authorize(&s, &env, &pairs).await?;
+    s.authorize(&env, pairs)
 }
 
 pub(super) async fn resume(
@@ -206,6 +236,9 @@ pub(super) async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(refused) = keys_for_form(&s, st, &body).await {
+        return Ok(refused);
+    }
     if let Some(r) = super::control::injected(st, "token") {
         return Ok(r);
     }
@@ -378,6 +411,9 @@ pub(super) async fn introspect(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(refused) = keys_for_form(&s, st, &body).await {
+        return Ok(refused);
+    }
     Ok(
         match super::introspect::introspect(&s, st, &headers, body) {
             Ok(v) => json_response(200, "application/json", &v),
@@ -393,6 +429,9 @@ pub(super) async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(refused) = keys_for_form(&s, st, &body).await {
+        return Ok(refused);
+    }
     Ok(match super::introspect::revoke(&s, st, &headers, body) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
@@ -406,6 +445,9 @@ pub(super) async fn bc_authorize(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(refused) = keys_for_form(&s, st, &body).await {
+        return Ok(refused);
+    }
     Ok(
         match super::backchannel::bc_authorize(&s, st, &headers, body) {
             Ok(v) => json_response(200, "application/json", &v),
@@ -421,6 +463,9 @@ pub(super) async fn par(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(refused) = keys_for_form(&s, st, &body).await {
+        return Ok(refused);
+    }
     Ok(match super::par::par(&s, st, &headers, body) {
         Ok(v) => json_response(201, "application/json", &v),
         Err(e) => e.into_response(),
@@ -434,6 +479,9 @@ pub(super) async fn device_authorization(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let st = env_at(&s, path)?;
+    if let Some(refused) = keys_for_form(&s, st, &body).await {
+        return Ok(refused);
+    }
     Ok(
         match super::backchannel::device_authorization(&s, st, &headers, body) {
             Ok(v) => json_response(200, "application/json", &v),

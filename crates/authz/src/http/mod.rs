@@ -10,6 +10,7 @@ mod exchange;
 mod handlers;
 mod introspect;
 mod par;
+mod remote_keys;
 mod respond;
 mod signoff;
 #[cfg(test)]
@@ -113,6 +114,8 @@ struct EnvState {
     refresh: Mutex<crate::refresh::RefreshStore>,
     /// Failures the control API asked for: (endpoint, calls left, the error).
     faults: Mutex<Vec<control::Fault>>,
+    /// When each application's `jwks_url` was last fetched.
+    remote_keys: Mutex<HashMap<String, remote_keys::Fetched>>,
 }
 
 impl EnvState {
@@ -144,6 +147,20 @@ impl EnvState {
             }
         }
         *current = Arc::new(env);
+    }
+
+    /// Installs an application's keys fetched from its `jwks_url`.
+    fn install_keys(&self, client_id: &str, keys: KeySet) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut env = Environment::clone(&current);
+        if let Some(c) = env
+            .applications
+            .iter_mut()
+            .find(|c| c.app.client_id == client_id)
+        {
+            c.app = c.app.clone().with_keys(keys);
+            *current = Arc::new(env);
+        }
     }
 
     /// The grant with the user's sign-on session (made at the first sign-on, kept until
@@ -260,6 +277,7 @@ impl Authz {
                 outbox: Mutex::new(Ring::new(config.limits.outbox_capacity)),
                 lockouts: Mutex::new(flow::Lockouts::default()),
                 faults: Mutex::new(Vec::new()),
+                remote_keys: Mutex::new(HashMap::new()),
                 refresh: Mutex::new(crate::refresh::RefreshStore::default()),
                 revoked_jtis: Mutex::new(std::collections::HashSet::new()),
                 assertion_jtis: Mutex::new(crate::client_auth::SeenJtis::default()),
@@ -297,6 +315,7 @@ impl Authz {
             .route("/{env}/as/bc-authorize", post(bc_authorize))
             .route("/{env}/as/par", post(par))
             .route("/{env}/as/signoff", get(signoff::signoff))
+            .route("/{env}/as/idpSignoff", get(signoff::idp_signoff))
             .route("/{env}/as/device_authorization", post(device_authorization))
             .route("/{env}/device", get(device).post(device))
             .route("/{env}/as/revoke", post(revoke))

@@ -1,4 +1,4 @@
-//! `GET /{envId}/as/signoff` (PingOne's RP-initiated logout: `id_token_hint`,
+//! `GET /{envId}/as/signoff` and `/as/idpSignoff` (PingOne's RP-initiated logout: `id_token_hint`,
 //! `post_logout_redirect_uri`, `state`): ends the user's sign-on session and sends an OpenID
 //! Back-Channel Logout 1.0 token (`sid`, `sub`, the back-channel event) to every application of
 //! the environment with a `backchannel_logout_uri`. The deliveries are awaited (5 s each) before
@@ -26,6 +26,25 @@ pub(super) async fn signoff(
     State(s): St,
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    end_session(&s, path, q, false).await
+}
+
+/// `GET /{envId}/as/idpSignoff` (PingOne's IdP signoff): as `/as/signoff`, for an application
+/// whose `idp_signoff` is true; a `client_id` parameter must be the hint's `aud`.
+pub(super) async fn idp_signoff(
+    State(s): St,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    end_session(&s, path, q, true).await
+}
+
+async fn end_session(
+    s: &super::Shared,
+    path: Result<Path<String>, PathRejection>,
+    q: Option<String>,
+    idp: bool,
 ) -> Result<Response, ApiError> {
     let Path(env_id) = path.map_err(|e| ApiError::invalid_value("path", e.to_string()))?;
     let st = s.env(&env_id)?;
@@ -56,6 +75,28 @@ pub(super) async fn signoff(
     let client = env.client(&client_id).ok_or_else(|| {
         ApiError::invalid_value("id_token_hint", "the hint's application no longer exists")
     })?;
+    if !client.app.enabled {
+        return Err(ApiError::invalid_value(
+            "id_token_hint",
+            format!("application \"{client_id}\" is disabled"),
+        ));
+    }
+    if idp {
+        if !client.idp_signoff {
+            return Err(ApiError::invalid_value(
+                "id_token_hint",
+                format!(
+                    "application \"{client_id}\" does not allow IdP signoff (idp_signoff is false)"
+                ),
+            ));
+        }
+        if let Some(id) = params.get("client_id").filter(|id| **id != client_id) {
+            return Err(ApiError::invalid_value(
+                "client_id",
+                format!("client_id \"{id}\" is not the id_token_hint's aud \"{client_id}\""),
+            ));
+        }
+    }
     let back_to = match params.get("post_logout_redirect_uri") {
         Some(uri) if client.post_logout_redirect_uris.contains(uri) => Some(uri.clone()),
         Some(uri) => {

@@ -14,6 +14,7 @@ mod common;
 use common::authz::*;
 use common::{client, signet_in, TempDir};
 use serde_json::{json, Value};
+use std::process::Command;
 use std::time::Duration;
 
 fn grants_config() -> String {
@@ -1220,4 +1221,84 @@ fn idp_signoff_needs_the_applications_consent_and_ends_the_session() {
     assert_eq!(delivered.len(), 1, "{delivered:?}");
     assert!(delivered[0].starts_with("logout_token="), "{delivered:?}");
     assert_ne!(sid(&id_token("app-1")), session, "the old session ended");
+}
+
+/// The real client library test: node `openid-client` 6.9.0 (tests/node/package.json) runs
+/// `tests/node/oidc_client.mjs` against the server; each step it passed prints `ok STEP`.
+#[test]
+fn openid_client_drives_every_grant() {
+    let dir = TempDir::new();
+    let key = rsa("pk-1");
+    dir.write("app-pk.jwks", public_set(&[&key]));
+    let path = dir.write(
+        "authz.toml",
+        &(config("").replacen(
+            "client_id = \"app-1\"\nname = \"Test app\"",
+            "client_id = \"app-1\"\nname = \"Test app\"\ntoken_endpoint_auth_method = \"CLIENT_SECRET_BASIC\"\n\
+             grant_types = [\"AUTHORIZATION_CODE\", \"IMPLICIT\", \"REFRESH_TOKEN\", \"TOKEN_EXCHANGE\"]\n\
+             resources = [\"https://api.example\"]\npost_logout_redirect_uris = [\"https://app.example/bye\"]",
+            1,
+        ) + &format!(
+            r#"
+[[environment.application]]
+client_id = "app-cc"
+client_secret = "{SECRET}"
+grant_types = ["CLIENT_CREDENTIALS"]
+scopes = ["orders:read"]
+[[environment.application]]
+client_id = "app-pk"
+client_secret = "{SECRET}"
+token_endpoint_auth_method = "PRIVATE_KEY_JWT"
+jwks = "app-pk.jwks"
+grant_types = ["CLIENT_CREDENTIALS"]
+scopes = ["orders:read"]
+[[environment.application]]
+client_id = "app-dev"
+client_secret = "{SECRET}"
+grant_types = ["DEVICE_CODE", "CIBA"]
+"#
+        )),
+    );
+    let s = Server::start_file(&path, Some(dir));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let jwk = serde_json::Value::Object(key.private_jwk().unwrap()).to_string();
+    let out = Command::new("node")
+        .arg(format!("{root}/tests/node/oidc_client.mjs"))
+        .env("ISSUER", s.issuer())
+        .env("SECRET", SECRET)
+        .env("PRIVATE_JWK", jwk)
+        .output()
+        .expect("node (tests/setup.sh installs it and openid-client)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "openid-client failed:\n{stdout}\n{stderr}"
+    );
+    let steps: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ok "))
+        .map(|l| l.split(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "discovery",
+            "authorization_code",
+            "userinfo",
+            "refresh_token",
+            "introspection",
+            "revocation",
+            "par",
+            "token_exchange",
+            "client_credentials",
+            "private_key_jwt",
+            "device_code",
+            "ciba",
+            "implicit",
+            "hybrid",
+            "end_session"
+        ],
+        "{stdout}"
+    );
 }

@@ -8,7 +8,8 @@
 #   grpcio, pyjwt      the gateway's gRPC test: a Python gRPC client and backend (PyPI)
 #   chromium           the browser tests (tests/ui.rs) drive Debian's chromium headless
 #   node, npm          ... through playwright-core, installed into tests/browser/node_modules;
-#                      and jsonwebtoken (tests/node), as PingOne's sign-on sample verifies tokens
+#                      jsonwebtoken (tests/node), as PingOne's sign-on sample verifies tokens;
+#                      and openid-client (tests/node), a real OIDC client driving authz's grants
 #   haproxy, ip        the gateway's multi-host test: replicas in network namespaces (iproute2)
 #                      behind haproxy (it is skipped, with a message, where ip netns cannot run)
 # Debian packages need root (or sudo).

@@ -1302,3 +1302,85 @@ grant_types = ["DEVICE_CODE", "CIBA"]
         "{stdout}"
     );
 }
+
+#[test]
+fn offline_access_refresh_tokens_outlive_a_signoff_and_others_end_with_it() {
+    let s = Server::start(&grants_config());
+    let tokens_for = |client: &str, secret: &str, scope: &str| {
+        let f = authorize(
+            &s,
+            &[
+                ("client_id", client),
+                ("response_type", "code"),
+                ("response_mode", "pi.flow"),
+                ("scope", scope),
+            ],
+        )
+        .json();
+        let done = action(
+            &s,
+            f["id"].as_str().unwrap(),
+            "usernamePassword.check",
+            json!({"username": "miles", "password": "Kind-of-Blue"}),
+        )
+        .json();
+        let code = done["authorizeResponse"]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let t = post_form(
+            &s.url("/env-1/as/token"),
+            &[("grant_type", "authorization_code"), ("code", &code)],
+            Some((client, secret)),
+        );
+        assert_eq!(t.status, 200, "{}", t.body);
+        t.json()
+    };
+    let online = tokens_for("app-1", SECRET, "openid");
+    let offline = tokens_for("app-1", SECRET, "openid offline_access");
+    assert_eq!(offline["scope"], "openid offline_access");
+    // The user signs off (the same sign-on session for both).
+    let hint = online["id_token"].as_str().unwrap();
+    let r = get(&s.url(&format!("/env-1/as/signoff?id_token_hint={hint}")));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = refresh(&s, online["refresh_token"].as_str().unwrap(), &[]);
+    assert_eq!(
+        r.json()["error"],
+        "invalid_grant",
+        "ended with the session: {}",
+        r.body
+    );
+    let r = refresh(&s, offline["refresh_token"].as_str().unwrap(), &[]);
+    assert_eq!(
+        r.status, 200,
+        "offline_access outlives the session: {}",
+        r.body
+    );
+    // An application that may not refresh: offline_access is ignored (OIDC Core §11).
+    let s2 = Server::start(&config(""));
+    let f = authorize(
+        &s2,
+        &[
+            ("client_id", "app-1"),
+            ("response_type", "code"),
+            ("response_mode", "pi.flow"),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .json();
+    let done = action(
+        &s2,
+        f["id"].as_str().unwrap(),
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    )
+    .json();
+    let t = redeem(
+        &s2,
+        done["authorizeResponse"]["code"].as_str().unwrap(),
+        &[],
+    )
+    .json();
+    assert_eq!(t["scope"], "openid");
+    assert!(t.get("refresh_token").is_none(), "{t}");
+}

@@ -402,10 +402,11 @@ pub fn authorize(
             response_type,
             response_mode,
             redirect_uri,
-            scope: p
-                .get("scope")
-                .cloned()
-                .unwrap_or_else(|| "openid".to_owned()),
+            scope: granted_scope(
+                p.get("scope").map(String::as_str).unwrap_or("openid"),
+                client,
+                response_type,
+            ),
             state: p.get("state").cloned(),
             nonce: p.get("nonce").cloned(),
             pkce,
@@ -418,6 +419,22 @@ pub fn authorize(
         user_id,
         username_hint: p.get("login_hint").cloned(),
     })
+}
+
+/// The scope a sign-on grants: the requested one, without `offline_access` unless a code is
+/// returned to an application that may refresh (OIDC Core §11: the request is then ignored, not
+/// refused). `prompt=consent`, which §11 also asks for, is not required: the emulator has no
+/// consent step (our choice).
+fn granted_scope(requested: &str, client: &Client, response_type: ResponseType) -> String {
+    let offline = response_type.code
+        && client
+            .grant_types
+            .contains(&crate::config::GrantType::RefreshToken);
+    requested
+        .split_ascii_whitespace()
+        .filter(|s| offline || *s != crate::refresh::OFFLINE_ACCESS)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The request's `response_type`, when it is well formed and the application may use it

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 
 use crate::oauth::Grant;
 
+/// The scope whose refresh tokens outlive the sign-on session.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
 /// Tokens kept at most; past it, expired ones go first, then the oldest.
 const MAX_TOKENS: usize = 100_000;
 
@@ -111,6 +114,18 @@ impl RefreshStore {
         })
     }
 
+    /// A signoff ended the sign-on session `sid`: its refresh tokens end with it, except those
+    /// granted `offline_access` (OIDC Core §11: access that outlives the session). Returns how
+    /// many tokens were revoked.
+    pub fn end_session(&mut self, sid: &str) -> usize {
+        let before = self.tokens.len();
+        self.tokens.retain(|_, e| {
+            e.grant.sid.as_deref() != Some(sid)
+                || crate::oauth::has_scope(&e.grant.scope, OFFLINE_ACCESS)
+        });
+        before.saturating_sub(self.tokens.len())
+    }
+
     /// Revokes every token of `family`.
     pub fn revoke_family(&mut self, family: &str) {
         self.tokens.retain(|_, e| e.family != family);
@@ -175,6 +190,47 @@ mod tests {
         // r1 again: a replay; the whole family (r2 too) is revoked.
         assert_eq!(s.redeem("r1", "app", 2).err(), Some(RefreshError::Reused));
         assert_eq!(s.redeem("r2", "app", 2).err(), Some(RefreshError::Unknown));
+    }
+
+    #[test]
+    fn a_signoff_ends_the_sessions_tokens_but_not_offline_ones() {
+        let mut s = RefreshStore::default();
+        let in_session = |scope: &str, sid: &str| Grant {
+            scope: scope.into(),
+            sid: Some(sid.into()),
+            ..grant("app")
+        };
+        s.issue(
+            "a".into(),
+            "f1".into(),
+            in_session("openid", "s1"),
+            0,
+            9000,
+            9000,
+        );
+        s.issue(
+            "b".into(),
+            "f2".into(),
+            in_session("openid offline_access", "s1"),
+            0,
+            9000,
+            9000,
+        );
+        s.issue(
+            "c".into(),
+            "f3".into(),
+            in_session("openid", "s2"),
+            0,
+            9000,
+            9000,
+        );
+        assert_eq!(s.end_session("s1"), 1);
+        assert_eq!(s.redeem("a", "app", 1).err(), Some(RefreshError::Unknown));
+        assert!(
+            s.redeem("b", "app", 1).is_ok(),
+            "offline_access outlives the session"
+        );
+        assert!(s.redeem("c", "app", 1).is_ok(), "another session");
     }
 
     #[test]

@@ -115,6 +115,9 @@ async fn end_session(
             sessions.remove(&sub);
         }
     }
+    if let Some(sid) = &sid {
+        lock(&st.refresh).end_session(sid);
+    }
     let now = s.now_ms().div_euclid(1000);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))

@@ -323,7 +323,7 @@ enum Framing {
     Close,
 }
 
-enum Chunk {
+pub(crate) enum Chunk {
     /// A chunk-size line is next.
     Size,
     /// Bytes of the current chunk still to come.
@@ -415,59 +415,78 @@ impl ResponseBody {
                     }
                     return Poll::Ready(Some(Ok(conn.buf.split().freeze())));
                 }
-                Framing::Chunked(state) => {
-                    let step = match state {
-                        Chunk::Size | Chunk::Trailer | Chunk::DataEnd => {
-                            match take_line(&mut conn.buf) {
-                                Some(line) => Some(line),
-                                None if conn.buf.len() > MAX_LINE => {
-                                    return Poll::Ready(Some(Err(BodyError::Malformed)))
-                                }
-                                None => None,
-                            }
-                        }
-                        Chunk::Data(remaining) => {
-                            if !conn.buf.is_empty() {
-                                let n = usize::try_from(*remaining)
-                                    .unwrap_or(usize::MAX)
-                                    .min(conn.buf.len());
-                                *remaining -= n as u64;
-                                if *remaining == 0 {
-                                    *state = Chunk::DataEnd;
-                                }
-                                return Poll::Ready(Some(Ok(conn.buf.split_to(n).freeze())));
-                            }
-                            None
-                        }
-                        Chunk::Done => return Poll::Ready(None),
-                    };
-                    match step {
-                        None => match ready!(conn.poll_fill(cx)) {
-                            Ok(0) => return Poll::Ready(Some(Err(BodyError::Incomplete))),
-                            Ok(_) => continue,
-                            Err(e) => return Poll::Ready(Some(Err(e.into()))),
-                        },
-                        Some(line) => {
-                            let next = match state {
-                                Chunk::Size => match chunk_size(&line) {
-                                    Some(0) => Chunk::Trailer,
-                                    Some(n) => Chunk::Data(n),
-                                    None => return Poll::Ready(Some(Err(BodyError::Malformed))),
-                                },
-                                Chunk::DataEnd if line.is_empty() => Chunk::Size,
-                                Chunk::DataEnd => {
-                                    return Poll::Ready(Some(Err(BodyError::Malformed)))
-                                }
-                                Chunk::Trailer if line.is_empty() => Chunk::Done,
-                                _ => Chunk::Trailer,
-                            };
-                            *state = next;
-                            if self.is_done() {
-                                self.finish_if_done();
-                                return Poll::Ready(None);
-                            }
-                        }
+                Framing::Chunked(state) => match state.step(&mut conn.buf) {
+                    Err(Malformed) => return Poll::Ready(Some(Err(BodyError::Malformed))),
+                    Ok(ChunkStep::Data(data)) => return Poll::Ready(Some(Ok(data))),
+                    Ok(ChunkStep::Done) => {
+                        self.finish_if_done();
+                        return Poll::Ready(None);
                     }
+                    Ok(ChunkStep::More) => match ready!(conn.poll_fill(cx)) {
+                        Ok(0) => return Poll::Ready(Some(Err(BodyError::Incomplete))),
+                        Ok(_) => continue,
+                        Err(e) => return Poll::Ready(Some(Err(e.into()))),
+                    },
+                },
+            }
+        }
+    }
+}
+
+/// A chunked body that breaks RFC 9112 §7.1.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Malformed;
+
+/// What the chunked decoder made of the buffered bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ChunkStep {
+    /// Some of a chunk's data.
+    Data(Bytes),
+    /// The buffer ends before the next line: read more.
+    More,
+    /// The last chunk and the trailer were read.
+    Done,
+}
+
+impl Chunk {
+    /// Decodes from the start of `buf` (taking what it decodes out of it) up to the next piece of
+    /// data, the end of the body, or the end of the buffered bytes. A plain function over the
+    /// buffer: the I/O is the caller's.
+    pub(crate) fn step(&mut self, buf: &mut BytesMut) -> Result<ChunkStep, Malformed> {
+        loop {
+            match self {
+                Chunk::Done => return Ok(ChunkStep::Done),
+                Chunk::Data(remaining) => {
+                    if buf.is_empty() {
+                        return Ok(ChunkStep::More);
+                    }
+                    let n = usize::try_from(*remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
+                    *remaining -= n as u64;
+                    if *remaining == 0 {
+                        *self = Chunk::DataEnd;
+                    }
+                    return Ok(ChunkStep::Data(buf.split_to(n).freeze()));
+                }
+                Chunk::Size | Chunk::Trailer | Chunk::DataEnd => {
+                    let Some(line) = take_line(buf) else {
+                        if buf.len() > MAX_LINE {
+                            return Err(Malformed);
+                        }
+                        return Ok(ChunkStep::More);
+                    };
+                    *self = match self {
+                        Chunk::Size => match chunk_size(&line) {
+                            Some(0) => Chunk::Trailer,
+                            Some(n) => Chunk::Data(n),
+                            None => return Err(Malformed),
+                        },
+                        Chunk::DataEnd if line.is_empty() => Chunk::Size,
+                        Chunk::DataEnd => return Err(Malformed),
+                        Chunk::Trailer if line.is_empty() => Chunk::Done,
+                        _ => Chunk::Trailer,
+                    };
                 }
             }
         }
@@ -533,6 +552,42 @@ impl Body for ResponseBody {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_bodies_decode_the_same_however_the_bytes_arrive() {
+        /// Decodes `input` fed in pieces of `piece` bytes: the data, and whether it ended.
+        fn decode(input: &[u8], piece: usize) -> Result<(Vec<u8>, bool), Malformed> {
+            let mut state = Chunk::Size;
+            let mut buf = BytesMut::new();
+            let mut out = Vec::new();
+            let mut fed = 0;
+            loop {
+                match state.step(&mut buf)? {
+                    ChunkStep::Data(d) => out.extend_from_slice(&d),
+                    ChunkStep::Done => return Ok((out, true)),
+                    ChunkStep::More if fed >= input.len() => return Ok((out, false)),
+                    ChunkStep::More => {
+                        let end = (fed + piece).min(input.len());
+                        buf.extend_from_slice(&input[fed..end]);
+                        fed = end;
+                    }
+                }
+            }
+        }
+        let body = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n";
+        for piece in 1..body.len() {
+            assert_eq!(
+                decode(body, piece),
+                Ok((b"hello world".to_vec(), true)),
+                "{piece}"
+            );
+        }
+        assert_eq!(decode(b"5\r\nhelloX\r\n", 3), Err(Malformed));
+        assert_eq!(decode(b"zz\r\n", 2), Err(Malformed));
+        assert_eq!(decode(b"5\r\nhel", 2), Ok((b"hel".to_vec(), false)));
+        let long = [b'a'; MAX_LINE + 2];
+        assert_eq!(decode(&long, 8192), Err(Malformed));
+    }
 
     #[test]
     fn chunk_sizes() {

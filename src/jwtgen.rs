@@ -27,8 +27,13 @@
 //! - **Stack depth.** Node's `JSON.stringify` overflows somewhere past 4178 levels of nesting
 //!   depending on the shape; Signet errors above 4179 levels.
 
+// Explicit paths (the same files `mod args;` would find): the fuzz target `jwtgen_args`
+// compiles this file into its own crate, where the default module paths would differ.
+#[path = "jwtgen/args.rs"]
 mod args;
+#[path = "jwtgen/js.rs"]
 mod js;
+#[path = "jwtgen/json.rs"]
 mod json;
 
 use std::ffi::OsString;

@@ -52,6 +52,12 @@ mod token;
 mod token_cache;
 mod upstream;
 
+/// The internals the fuzz targets (`fuzz/`) drive.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::upstream::http1::fuzzing::*;
+}
+
 pub use check::{check, Problem};
 pub use config::{Config, LoadError};
 pub use identity_mapping::Mapping;

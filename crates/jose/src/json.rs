@@ -333,6 +333,23 @@ pub(crate) fn parse_object_shaped(
     }
 }
 
+/// What the fuzz targets (`fuzz/`) compare with the strict parser: the fast path alone, and a
+/// shape-cached parse of `second` after `first` taught the cache its shape.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    use super::*;
+
+    pub fn fast_path(text: &str) -> Option<Map<String, Value>> {
+        flat::parse(text)
+    }
+
+    pub fn shaped_after(first: &[u8], second: &[u8]) -> Result<Map<String, Value>, Error> {
+        let shapes = ShapeCache::default();
+        let _ = parse_object_shaped(first, Part::Payload, &shapes);
+        parse_object_shaped(second, Part::Payload, &shapes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

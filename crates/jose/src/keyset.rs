@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Part};
-use crate::key::Key;
+use crate::key::{Key, KeyKind};
 
 /// The most members a JWK Set may have by default. Real sets have a handful (two or three
 /// during a rotation); the cap bounds the work a hostile or broken set can cause (our choice).
@@ -105,11 +105,14 @@ impl KeySet {
         Ok((KeySet { keys: out }, skipped))
     }
 
-    /// The public JWK Set document for these keys.
+    /// The public JWK Set document for these keys. Secret (HMAC) keys have no public form and
+    /// are left out: a member without `kty` would make the document unreadable to others
+    /// (found by the `jwks_parse` fuzz target).
     pub fn to_public_jwks(&self) -> Value {
         let keys: Vec<Value> = self
             .keys
             .iter()
+            .filter(|k| k.kind() != KeyKind::Hmac)
             .map(|k| Value::Object(k.public_jwk()))
             .collect();
         serde_json::json!({ "keys": keys })
@@ -125,5 +128,30 @@ impl From<Key> for KeySet {
 impl From<Vec<Key>> for KeySet {
     fn from(keys: Vec<Key>) -> KeySet {
         KeySet { keys }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_published_set_leaves_secret_keys_out_and_reads_back() {
+        // The `jwks_parse` fuzz target's first crash: an `oct` key was published as
+        // `{kid, alg, use}`, a member without `kty` that the set's own parser skips.
+        let doc = br#"{"keys": [{"kty": "oct", "kid": "018c0ae5-4d9b-471b-bfd6-eef314bc7037", "use": "sig", "alg": "HS256", "k": "hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg"}]}"#;
+        let (set, skipped) = KeySet::from_jwks_json(doc).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(set.keys().len(), 1);
+        let ec = Key::generate(crate::Algorithm::ES256).unwrap();
+        let mut keys = set.keys().to_vec();
+        keys.push(ec.clone());
+        let published = KeySet::new(keys).to_public_jwks();
+        assert_eq!(published["keys"].as_array().unwrap().len(), 1);
+        let (again, skipped) = KeySet::from_jwks_json(published.to_string().as_bytes()).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(again.keys()[0].thumbprint(), ec.thumbprint());
+        assert!(!again.keys()[0].can_sign());
     }
 }

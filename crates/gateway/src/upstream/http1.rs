@@ -548,6 +548,56 @@ impl Body for ResponseBody {
     }
 }
 
+/// Entry points for the fuzz targets: the response-head parser and the chunked decoder over
+/// plain bytes.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    use super::*;
+
+    /// What the head parser made of `bytes`: `Ok(None)` while incomplete; else the status, the
+    /// forwarded fields, the framing it chose for a GET (`None`: refused as conflicting) and
+    /// the bytes left after the head.
+    #[allow(clippy::type_complexity)]
+    pub fn response_head(
+        bytes: &[u8],
+    ) -> Result<Option<(u16, Vec<(String, Vec<u8>)>, Option<String>, usize)>, ()> {
+        let mut buf = BytesMut::from(bytes);
+        let Some(head) = parse_head(&mut buf)? else {
+            return Ok(None);
+        };
+        let fields = head
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let framing = framing(&Method::GET, &head).map(|f| match f {
+            Framing::Length(n) => format!("length {n}"),
+            Framing::Chunked(_) => "chunked".to_owned(),
+            Framing::Close => "close".to_owned(),
+        });
+        Ok(Some((head.status.as_u16(), fields, framing, buf.len())))
+    }
+
+    /// Decodes a chunked body arriving as `pieces`: the data, and whether the body ended
+    /// (`Err` for a malformed one).
+    pub fn chunked(pieces: &[&[u8]]) -> Result<(Vec<u8>, bool), ()> {
+        let mut state = Chunk::Size;
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut next = pieces.iter();
+        loop {
+            match state.step(&mut buf).map_err(|Malformed| ())? {
+                ChunkStep::Data(d) => out.extend_from_slice(&d),
+                ChunkStep::Done => return Ok((out, true)),
+                ChunkStep::More => match next.next() {
+                    Some(p) => buf.extend_from_slice(p),
+                    None => return Ok((out, false)),
+                },
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {

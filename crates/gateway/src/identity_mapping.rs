@@ -714,3 +714,126 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
     }
 }
+
+/// Property tests: the mapping never loses or invents an attribute, in either mode, for random
+/// nested attributes and random dot-notation rows.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod properties {
+    use super::*;
+    use crate::config::AttributeMapping;
+    use proptest::prelude::*;
+
+    /// Attribute names: a few plain ones, and registered claim names the mapping must skip.
+    const NAMES: [&str; 7] = ["a", "b", "c", "group", "iss", "exp", "x"];
+
+    fn attributes() -> impl Strategy<Value = Map<String, Value>> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            "[a-z]{0,6}".prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            Just(Value::Null),
+            proptest::collection::vec("[a-z]{1,3}".prop_map(Value::from), 0..3)
+                .prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(3, 24, 4, |inner| {
+            proptest::collection::btree_map(proptest::sample::select(&NAMES[..]), inner, 0..4)
+                .prop_map(|m| {
+                    Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                })
+        });
+        proptest::collection::btree_map(proptest::sample::select(&NAMES[..]), value, 0..5)
+            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn dotted() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(&NAMES[..3]), 1..4)
+            .prop_map(|s| s.join("."))
+    }
+
+    /// Every leaf (a non-object value, or an empty object) with its dotted path.
+    fn leaves(prefix: &str, v: &Map<String, Value>, out: &mut Vec<(String, Value)>) {
+        for (k, v) in v {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Object(m) if !m.is_empty() => leaves(&path, m, out),
+                other => out.push((path, other.clone())),
+            }
+        }
+    }
+
+    fn at<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+        Path::parse(path).ok()?.lookup(m)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn an_exclusion_list_copies_everything_else(attrs in attributes(), excluded in proptest::collection::vec(dotted(), 0..3)) {
+            let config = MappingConfig {
+                name: "m".into(),
+                audience: Some("api".into()),
+                exclusion_list: true,
+                exclusion_list_attributes: excluded.clone(),
+                ..MappingConfig::default()
+            };
+            let mapping = Mapping::compile(&config).unwrap();
+            let claims = apply(&mapping, &attrs);
+            let is_excluded = |p: &str| excluded.iter().any(|e| p == e || p.starts_with(&format!("{e}.")));
+            // Nothing invented: every claim leaf is the attribute at the same path.
+            let mut out = Vec::new();
+            leaves("", &claims, &mut out);
+            for (path, value) in &out {
+                prop_assert_eq!(at(&attrs, path), Some(value), "invented {}", path);
+                prop_assert!(!is_excluded(path), "excluded {} kept", path);
+            }
+            // Nothing lost: every attribute leaf not excluded and not registered is a claim.
+            let mut want = Vec::new();
+            leaves("", &attrs, &mut want);
+            for (path, value) in want {
+                let top = path.split('.').next().unwrap_or_default();
+                if is_reserved(top) || is_excluded(&path) {
+                    continue;
+                }
+                prop_assert_eq!(at(&claims, &path), Some(&value), "lost {}", path);
+            }
+        }
+
+        #[test]
+        fn an_inclusion_list_maps_exactly_its_rows(attrs in attributes(), froms in proptest::collection::vec(dotted(), 1..4)) {
+            // Distinct, non-overlapping claim names c0, c1, … (overlaps are refused by compile).
+            let rows: Vec<AttributeMapping> = froms
+                .iter()
+                .enumerate()
+                .map(|(i, from)| AttributeMapping {
+                    user_attribute_name: from.clone(),
+                    jwt_claim_name: format!("claims.c{i}"),
+                    subject: false,
+                })
+                .collect();
+            let config = MappingConfig {
+                name: "m".into(),
+                audience: Some("api".into()),
+                attribute_mappings: rows,
+                ..MappingConfig::default()
+            };
+            let mapping = Mapping::compile(&config).unwrap();
+            let claims = apply(&mapping, &attrs);
+            let mut produced = 0;
+            for (i, from) in froms.iter().enumerate() {
+                let got = at(&claims, &format!("claims.c{i}"));
+                prop_assert_eq!(got, at(&attrs, from), "row {} ({})", i, from);
+                produced += usize::from(got.is_some());
+            }
+            // Nothing but the rows' claims.
+            let inner = claims.get("claims").and_then(Value::as_object).map_or(0, Map::len);
+            prop_assert_eq!(inner, produced);
+            prop_assert!(claims.len() <= 1);
+        }
+    }
+}

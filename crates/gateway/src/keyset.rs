@@ -1356,3 +1356,46 @@ mod tests {
         assert!(err.to_string().contains("appears twice"), "{err}");
     }
 }
+
+/// Property test: whatever the gaps between the times the keyset is brought up to date (a
+/// replica down for a while, many refreshes in a second), there is always an active key for
+/// the current period, at most three keys are kept, and key times stay on the rolling grid.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod rolling_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn no_period_is_left_without_an_active_key(
+            interval in 1u64..100_000,
+            start in 0i64..2_000_000_000,
+            gaps in proptest::collection::vec(0i64..300_000, 1..60),
+        ) {
+            let step = i64::try_from(interval).unwrap();
+            let interval = NonZeroU64::new(interval);
+            let mut keys: Vec<i64> = Vec::new();
+            let mut now = start;
+            for gap in gaps {
+                now += gap;
+                let s = schedule(&keys, now, interval);
+                keys.extend(&s.add);
+                keys.retain(|&nb| nb >= s.drop_before);
+                keys.sort_unstable();
+                keys.dedup();
+                let active = keys.iter().rev().find(|&&nb| nb <= now).copied();
+                prop_assert!(active.is_some(), "no active key at {} in {:?}", now, keys);
+                let active = active.unwrap();
+                prop_assert!(now - active < step, "the active key {} is older than a period at {}", active, now);
+                prop_assert!(keys.len() <= 3, "{:?}", keys);
+                prop_assert!(keys.iter().all(|nb| (nb - keys[0]) % step == 0), "off the grid: {:?}", keys);
+                // Nothing further done at the same instant.
+                let again = schedule(&keys, now, interval);
+                prop_assert!(!again.changes(&keys), "not settled at {}: {:?} {:?}", now, keys, again);
+            }
+        }
+    }
+}

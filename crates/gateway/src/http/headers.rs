@@ -626,3 +626,109 @@ mod tests {
         );
     }
 }
+
+/// Property test: the fields a backend receives are the same on every write path — the
+/// HTTP/1.1 head written field by field (parsed back here with httparse), the header map of
+/// the hyper client path, and the HTTP/2 map (the same without `Host`, with `TE: trailers`
+/// when the client sent it) — for random client fields, and none of them carries a hop-by-hop
+/// field, a second `Host` or the client's own copy of the mapped header.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod write_path_properties {
+    use super::*;
+    use crate::upstream::http1::RequestHead;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 14] = [
+        "host",
+        "connection",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",
+        "x-identity-jwt",
+        "authorization",
+        "x-a",
+        "x-b",
+        "accept",
+    ];
+
+    fn fields() -> impl Strategy<Value = Vec<(&'static str, String)>> {
+        let value = prop_oneof![
+            "[a-z0-9 ,.=;:-]{0,12}",
+            proptest::sample::select(vec![
+                "trailers".to_owned(),
+                "x-a, x-b".to_owned(),
+                "close, x-forwarded-for".to_owned(),
+                "host".to_owned()
+            ]),
+        ];
+        proptest::collection::vec((proptest::sample::select(&NAMES[..]), value), 0..12)
+    }
+
+    fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
+        v.sort();
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn every_write_path_sends_the_same_fields(
+            fields in fields(),
+            mapped in proptest::sample::select(vec![None, Some("x-identity-jwt"), Some("authorization")]),
+            https in any::<bool>(),
+        ) {
+            let mut headers = HeaderMap::new();
+            for (n, v) in &fields {
+                headers.append(HeaderName::from_static(n), HeaderValue::from_str(v.trim()).unwrap());
+            }
+            let authority = HeaderValue::from_static("backend:8080");
+            let ip = HeaderValue::from_static("10.1.2.3");
+            let mapped_name = mapped.map(HeaderName::from_static);
+            let jwt = HeaderValue::from_static("the-jwt");
+            let out = Outgoing {
+                authority: &authority,
+                client_ip: &ip,
+                proto: if https { "https" } else { "http" },
+                mapped_header: mapped_name.as_ref(),
+                mapped: mapped_name.as_ref().map(|_| &jwt),
+                forwarded: None,
+            };
+            // The HTTP/1.1 head, as the plain path writes it, read back.
+            let mut head = RequestHead::new(&hyper::Method::GET, "/", 0);
+            outgoing(&headers, &out, |n, v| head.field(n.as_str().as_bytes(), v.as_bytes()));
+            let bytes = head.finish();
+            let mut parsed = [httparse::EMPTY_HEADER; 64];
+            let mut req = httparse::Request::new(&mut parsed);
+            prop_assert!(matches!(req.parse(&bytes), Ok(httparse::Status::Complete(n)) if n == bytes.len()));
+            let written: Vec<(String, String)> = req
+                .headers
+                .iter()
+                .map(|h| (h.name.to_owned(), String::from_utf8(h.value.to_vec()).unwrap()))
+                .collect();
+            let pairs = |m: &HeaderMap| -> Vec<(String, String)> {
+                m.iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned())).collect()
+            };
+            let map = outgoing_map(&headers, &out);
+            prop_assert_eq!(sorted(written.clone()), sorted(pairs(&map)));
+            // HTTP/2: the same fields, without Host, plus TE: trailers if the client listed it.
+            let mut want_h2: Vec<_> = pairs(&map).into_iter().filter(|(n, _)| n != "host").collect();
+            if lists(&headers, header::TE, "trailers") {
+                want_h2.push(("te".into(), "trailers".into()));
+            }
+            prop_assert_eq!(sorted(pairs(&outgoing_h2(&headers, &out))), sorted(want_h2));
+            // The rules themselves.
+            prop_assert_eq!(written.iter().filter(|(n, _)| n == "host").count(), 1);
+            prop_assert!(written.iter().all(|(n, _)| !is_hop_by_hop(&HeaderName::from_bytes(n.as_bytes()).unwrap())), "{:?}", written);
+            if let Some(m) = mapped {
+                let copies: Vec<&String> = written.iter().filter(|(n, _)| n == m).map(|(_, v)| v).collect();
+                prop_assert_eq!(copies, vec!["the-jwt"]);
+            }
+        }
+    }
+}

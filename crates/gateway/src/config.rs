@@ -112,6 +112,9 @@ pub struct AuthToken {
     pub signing_algorithm: String,
     pub key_roll_enabled: bool,
     pub key_roll_interval_hours: u64,
+    /// Our addition: an interval in seconds, shorter than PingAccess's hours allow (soak runs,
+    /// tests); when set it is the interval and `key_roll_interval_hours` is not used.
+    pub key_roll_interval_seconds: Option<u64>,
     pub keyset_file: String,
     /// `"@FILE"` or `"env:NAME"`: a secret (at least 32 bytes) every key of every rolling period
     /// is derived from ([`crate::key_seed`]); replicas then share no file. Not for RSA.
@@ -128,6 +131,7 @@ impl Default for AuthToken {
             signing_algorithm: "ES256".into(),
             key_roll_enabled: true,
             key_roll_interval_hours: 24,
+            key_roll_interval_seconds: None,
             keyset_file: "gateway-keys.json".into(),
             key_seed: None,
             key_seed_previous: None,
@@ -146,8 +150,23 @@ impl AuthToken {
     /// The roll interval, or None when rolling is disabled.
     pub fn roll_interval(&self) -> Option<std::time::Duration> {
         self.key_roll_enabled.then(|| {
-            std::time::Duration::from_secs(self.key_roll_interval_hours.saturating_mul(3600))
+            std::time::Duration::from_secs(
+                self.key_roll_interval_seconds
+                    .unwrap_or(self.key_roll_interval_hours.saturating_mul(3600)),
+            )
         })
+    }
+
+    /// The interval as configured, for messages: `key_roll_interval_hours (24 h)` or
+    /// `key_roll_interval_seconds (60 s)`.
+    pub fn interval_text(&self) -> String {
+        match self.key_roll_interval_seconds {
+            Some(s) => format!("key_roll_interval_seconds ({s} s)"),
+            None => format!(
+                "key_roll_interval_hours ({} h)",
+                self.key_roll_interval_hours
+            ),
+        }
     }
 }
 

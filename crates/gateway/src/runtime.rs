@@ -99,7 +99,10 @@ pub fn keyset(config: &Config, now: i64, create: bool) -> Result<Option<Keyset>,
 pub fn key_source(config: &Config) -> String {
     let auth = &config.auth_token;
     let rolling = match auth.roll_interval() {
-        Some(_) => format!("rolled every {} h", auth.key_roll_interval_hours),
+        Some(_) => match auth.key_roll_interval_seconds {
+            Some(seconds) => format!("rolled every {seconds} s"),
+            None => format!("rolled every {} h", auth.key_roll_interval_hours),
+        },
         None => "not rolled".to_owned(),
     };
     match &auth.key_seed {

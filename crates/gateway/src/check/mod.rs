@@ -118,10 +118,10 @@ pub enum ProblemKind {
     InvalidHeaderName { value: String },
     #[error("client_certificate_jwt_claim_name \"{value}\" is a registered claim, which the gateway sets")]
     CertificateClaimReserved { value: String },
-    #[error("lifetime_seconds {lifetime_seconds} is longer than auth_token.key_roll_interval_hours ({interval_hours} h): tokens would outlive their key in the JWKS")]
+    #[error("lifetime_seconds {lifetime_seconds} is longer than auth_token.{interval}: tokens would outlive their key in the JWKS")]
     LifetimeOutlivesKey {
         lifetime_seconds: u64,
-        interval_hours: u64,
+        interval: String,
     },
     #[error("the name is used by {count} [[{table}]] entries")]
     DuplicateName { table: &'static str, count: usize },
@@ -380,7 +380,18 @@ fn check_auth_token(config: &Config, problems: &mut Problems) {
             },
         );
     }
-    if auth.key_roll_enabled && auth.key_roll_interval_hours == 0 {
+    if auth.key_roll_enabled && auth.key_roll_interval_seconds == Some(0) {
+        problems.add(
+            &section,
+            ProblemKind::Zero {
+                field: "key_roll_interval_seconds",
+            },
+        );
+    }
+    if auth.key_roll_enabled
+        && auth.key_roll_interval_hours == 0
+        && auth.key_roll_interval_seconds.is_none()
+    {
         problems.add(
             &section,
             ProblemKind::Zero {
@@ -706,7 +717,7 @@ fn check_identity_mapping(config: &Config, mapping: &IdentityMapping, problems: 
             &section,
             ProblemKind::LifetimeOutlivesKey {
                 lifetime_seconds: mapping.lifetime_seconds,
-                interval_hours: auth.key_roll_interval_hours,
+                interval: auth.interval_text(),
             },
         );
     }
@@ -1245,6 +1256,29 @@ session = "none"
         let text = "[listen]\nhttp = \"127.0.0.1:3000\"\n[auth_token]\nkey_roll_interval_hours = 1\n[[identity_mapping]]\nname = \"m\"\naudience = \"a\"\nmap_as_bearer_token = true\nlifetime_seconds = 3601\n";
         let m = messages(&parse(text, Path::new(".")).unwrap());
         assert_eq!(m, ["identity_mapping \"m\": lifetime_seconds 3601 is longer than auth_token.key_roll_interval_hours (1 h): tokens would outlive their key in the JWKS"]);
+        let text = text.replace(
+            "key_roll_interval_hours = 1",
+            "key_roll_interval_seconds = 60",
+        );
+        let config = crate::config::parse(&text, std::path::Path::new(".")).unwrap();
+        assert_eq!(
+            config.auth_token.roll_interval(),
+            Some(std::time::Duration::from_secs(60))
+        );
+        let m: Vec<String> = check(&config)
+            .iter()
+            .map(ToString::to_string)
+            .filter(|p| p.contains("lifetime_seconds"))
+            .collect();
+        assert_eq!(m, ["identity_mapping \"m\": lifetime_seconds 3601 is longer than auth_token.key_roll_interval_seconds (60 s): tokens would outlive their key in the JWKS"]);
+        let zero = text.replace(
+            "key_roll_interval_seconds = 60",
+            "key_roll_interval_seconds = 0",
+        );
+        let config = crate::config::parse(&zero, std::path::Path::new(".")).unwrap();
+        assert!(check(&config).iter().any(|p| p
+            .to_string()
+            .contains("key_roll_interval_seconds must be at least 1")));
     }
 
     #[test]

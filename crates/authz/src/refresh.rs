@@ -4,15 +4,12 @@
 //! protection: a token presented a second time revokes its whole family, so a stolen token and
 //! the legitimate client cannot both go on (RFC 9700 §4.14.2).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::oauth::Grant;
 
 /// The scope whose refresh tokens outlive the sign-on session.
 pub const OFFLINE_ACCESS: &str = "offline_access";
-
-/// Tokens kept at most; past it, expired ones go first, then the oldest.
-const MAX_TOKENS: usize = 100_000;
 
 /// Why a refresh token is refused (all are `invalid_grant`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +31,6 @@ struct Entry {
     expires_ms: i64,
     family_ends_ms: i64,
     used: bool,
-    issued_ms: i64,
 }
 
 /// What a refresh may continue: the grant, and the family it belongs to.
@@ -45,35 +41,69 @@ pub struct Redeemed {
     pub family_ends_ms: i64,
 }
 
-#[derive(Debug, Default)]
+/// The tokens, with their issue order for eviction: at most `max` are kept, and past it the
+/// oldest goes, in constant time (a soak run found the earlier scan of every token on every
+/// issue once the store was full).
+#[derive(Debug)]
 pub struct RefreshStore {
     tokens: HashMap<String, Entry>,
+    /// Tokens in issue order; some may have left `tokens` already (revoked, expired).
+    order: VecDeque<String>,
+    max: usize,
+}
+
+impl Default for RefreshStore {
+    fn default() -> RefreshStore {
+        RefreshStore::new(crate::config::DEFAULT_MAX_REFRESH_TOKENS)
+    }
 }
 
 impl RefreshStore {
+    /// A store keeping at most `max` tokens (at least one).
+    pub fn new(max: usize) -> RefreshStore {
+        RefreshStore {
+            tokens: HashMap::new(),
+            order: VecDeque::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// How many tokens are kept.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Drops expired tokens (and their places in the issue order); returns how many.
+    pub fn sweep(&mut self, now_ms: i64) -> usize {
+        let before = self.tokens.len();
+        self.tokens.retain(|_, e| e.expires_ms > now_ms);
+        let tokens = &self.tokens;
+        self.order.retain(|t| tokens.contains_key(t));
+        before.saturating_sub(self.tokens.len())
+    }
+
     /// Records `token` for `grant`, expiring at `expires_ms` (never past `family_ends_ms`).
     pub fn issue(
         &mut self,
         token: String,
         family: String,
         grant: Grant,
-        now_ms: i64,
         expires_ms: i64,
         family_ends_ms: i64,
     ) {
-        if self.tokens.len() >= MAX_TOKENS {
-            self.tokens.retain(|_, e| e.expires_ms > now_ms && !e.used);
-            if self.tokens.len() >= MAX_TOKENS {
-                if let Some(oldest) = self
-                    .tokens
-                    .iter()
-                    .min_by_key(|(_, e)| e.issued_ms)
-                    .map(|(k, _)| k.clone())
-                {
+        while self.tokens.len() >= self.max {
+            match self.order.pop_front() {
+                Some(oldest) => {
                     self.tokens.remove(&oldest);
                 }
+                None => break,
             }
         }
+        self.order.push_back(token.clone());
         self.tokens.insert(
             token,
             Entry {
@@ -82,7 +112,6 @@ impl RefreshStore {
                 expires_ms: expires_ms.min(family_ends_ms),
                 family_ends_ms,
                 used: false,
-                issued_ms: now_ms,
             },
         );
     }
@@ -151,6 +180,7 @@ impl RefreshStore {
 
     pub fn clear(&mut self) {
         self.tokens.clear();
+        self.order.clear();
     }
 }
 
@@ -179,17 +209,50 @@ mod tests {
     #[test]
     fn tokens_are_single_use_and_a_reuse_revokes_the_family() {
         let mut s = RefreshStore::default();
-        s.issue("r1".into(), "fam".into(), grant("app"), 0, 1000, 5000);
+        s.issue("r1".into(), "fam".into(), grant("app"), 1000, 5000);
         assert_eq!(
             s.redeem("r1", "other", 1).err(),
             Some(RefreshError::OtherClient)
         );
         let r = s.redeem("r1", "app", 1).unwrap();
         assert_eq!(r.family, "fam");
-        s.issue("r2".into(), r.family, r.grant, 1, 2000, r.family_ends_ms);
+        s.issue("r2".into(), r.family, r.grant, 2000, r.family_ends_ms);
         // r1 again: a replay; the whole family (r2 too) is revoked.
         assert_eq!(s.redeem("r1", "app", 2).err(), Some(RefreshError::Reused));
         assert_eq!(s.redeem("r2", "app", 2).err(), Some(RefreshError::Unknown));
+    }
+
+    #[test]
+    fn a_full_store_evicts_the_oldest_and_sweeps_the_expired() {
+        let mut s = RefreshStore::new(3);
+        for (i, expires) in [(0, 100), (1, 5000), (2, 5000), (3, 5000)] {
+            s.issue(
+                format!("t{i}"),
+                format!("f{i}"),
+                grant("app"),
+                expires,
+                9000,
+            );
+        }
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.redeem("t0", "app", 4).err(), Some(RefreshError::Unknown));
+        s.revoke_family("f1");
+        assert_eq!(s.sweep(6000), 2, "t2 and t3 expired");
+        assert!(s.is_empty());
+        assert!(s.order.is_empty(), "the issue order is swept too");
+        // Many issues past the limit stay within it, each in constant time.
+        let mut big = RefreshStore::new(1000);
+        for i in 0..100_000 {
+            big.issue(
+                format!("t{i}"),
+                "f".into(),
+                grant("app"),
+                i64::MAX,
+                i64::MAX,
+            );
+        }
+        assert_eq!(big.len(), 1000);
+        assert!(big.redeem("t99999", "app", 1).is_ok());
     }
 
     #[test]
@@ -204,7 +267,6 @@ mod tests {
             "a".into(),
             "f1".into(),
             in_session("openid", "s1"),
-            0,
             9000,
             9000,
         );
@@ -212,7 +274,6 @@ mod tests {
             "b".into(),
             "f2".into(),
             in_session("openid offline_access", "s1"),
-            0,
             9000,
             9000,
         );
@@ -220,7 +281,6 @@ mod tests {
             "c".into(),
             "f3".into(),
             in_session("openid", "s2"),
-            0,
             9000,
             9000,
         );
@@ -236,13 +296,13 @@ mod tests {
     #[test]
     fn tokens_expire_and_never_outlive_their_family() {
         let mut s = RefreshStore::default();
-        s.issue("r".into(), "f".into(), grant("app"), 0, 10_000, 3000);
+        s.issue("r".into(), "f".into(), grant("app"), 10_000, 3000);
         assert!(s.active("r", 2999).is_some());
         assert_eq!(
             s.redeem("r", "app", 3000).err(),
             Some(RefreshError::Expired)
         );
-        s.issue("q".into(), "g".into(), grant("app"), 0, 100, 3000);
+        s.issue("q".into(), "g".into(), grant("app"), 100, 3000);
         assert!(s.revoke("q", "app"));
         assert!(!s.revoke("q", "app"));
         assert_eq!(s.redeem("q", "app", 1).err(), Some(RefreshError::Unknown));

@@ -47,6 +47,7 @@ pub use user::{
 /// Defaults PingOne documents or that keep memory bounded.
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
 pub const DEFAULT_MAX_CODES: usize = 100_000;
+pub const DEFAULT_MAX_REFRESH_TOKENS: usize = 100_000;
 pub const DEFAULT_OUTBOX_CAPACITY: usize = 1000;
 /// "Flows expire after 15 minutes of inactivity."
 pub const DEFAULT_FLOW_IDLE_TIMEOUT_SECONDS: u64 = 900;
@@ -115,6 +116,8 @@ pub struct Limits {
     pub max_flows: usize,
     /// Unredeemed authorization codes kept; when full, the oldest is evicted.
     pub max_codes: usize,
+    /// Refresh tokens kept (used ones too, for reuse detection); past it the oldest goes.
+    pub max_refresh_tokens: usize,
     /// Notifications kept per environment (a ring buffer).
     pub outbox_capacity: usize,
     pub flow_idle_timeout_ms: i64,
@@ -127,6 +130,7 @@ impl Default for Limits {
         Limits {
             max_flows: DEFAULT_MAX_FLOWS,
             max_codes: DEFAULT_MAX_CODES,
+            max_refresh_tokens: DEFAULT_MAX_REFRESH_TOKENS,
             outbox_capacity: DEFAULT_OUTBOX_CAPACITY,
             flow_idle_timeout_ms: 1000 * DEFAULT_FLOW_IDLE_TIMEOUT_SECONDS as i64,
             code_lifetime_ms: 1000 * DEFAULT_CODE_LIFETIME_SECONDS as i64,
@@ -267,6 +271,7 @@ struct RawConfig {
     base_url: Option<String>,
     max_flows: Option<usize>,
     max_codes: Option<usize>,
+    max_refresh_tokens: Option<usize>,
     outbox_capacity: Option<usize>,
     flow_idle_timeout_seconds: Option<u64>,
     code_lifetime_seconds: Option<u64>,
@@ -393,6 +398,11 @@ fn limits(raw: &RawConfig) -> Result<Limits, ConfigError> {
     Ok(Limits {
         max_flows: positive("max_flows", raw.max_flows, DEFAULT_MAX_FLOWS)?,
         max_codes: positive("max_codes", raw.max_codes, DEFAULT_MAX_CODES)?,
+        max_refresh_tokens: positive(
+            "max_refresh_tokens",
+            raw.max_refresh_tokens,
+            DEFAULT_MAX_REFRESH_TOKENS,
+        )?,
         outbox_capacity: positive(
             "outbox_capacity",
             raw.outbox_capacity,

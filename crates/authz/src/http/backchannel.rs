@@ -6,10 +6,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
-use super::handlers::{form_pairs, is_form};
 use super::{lock, EnvState, Shared};
 use crate::config::GrantType;
-use crate::oauth::{self, TokenError};
+use crate::oauth::TokenError;
 use crate::random::{self, SystemRandom};
 
 use super::token::*;
@@ -22,14 +21,7 @@ pub(super) fn bc_authorize(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, TokenError> {
-    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
-    if !is_form(headers) {
-        return Err(TokenError::invalid_request(
-            "the request must be application/x-www-form-urlencoded",
-        ));
-    }
-    let form = oauth::params(form_pairs(&body))
-        .map_err(|e| TokenError::invalid_request(e.description()))?;
+    let form = form_body(headers, body)?;
     let env = st.env();
     let client = authenticated(s, st, &env, headers, &form, "bc-authorize")?;
     if !client.grant_types.contains(&GrantType::Ciba) {
@@ -118,14 +110,7 @@ pub(super) fn device_authorization(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, TokenError> {
-    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
-    if !is_form(headers) {
-        return Err(TokenError::invalid_request(
-            "the request must be application/x-www-form-urlencoded",
-        ));
-    }
-    let form = oauth::params(form_pairs(&body))
-        .map_err(|e| TokenError::invalid_request(e.description()))?;
+    let form = form_body(headers, body)?;
     let env = st.env();
     let client = authenticated(s, st, &env, headers, &form, "device_authorization")?;
     if !client.grant_types.contains(&GrantType::DeviceCode) {

@@ -6,9 +6,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
-use super::handlers::{form_pairs, is_form};
 use super::{lock, EnvState, Shared};
-use crate::oauth::{self, TokenError};
+use crate::oauth::TokenError;
 
 use super::token::*;
 
@@ -20,14 +19,7 @@ fn client_and_token(
     body: Result<Bytes, BytesRejection>,
     endpoint: &str,
 ) -> Result<(String, String, Option<String>), TokenError> {
-    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
-    if !is_form(headers) {
-        return Err(TokenError::invalid_request(
-            "the request must be application/x-www-form-urlencoded",
-        ));
-    }
-    let form = oauth::params(form_pairs(&body))
-        .map_err(|e| TokenError::invalid_request(e.description()))?;
+    let form = form_body(headers, body)?;
     let env = st.env();
     let client_id = authenticated(s, st, &env, headers, &form, endpoint)?
         .app

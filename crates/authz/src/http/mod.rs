@@ -149,6 +149,24 @@ impl EnvState {
         *current = Arc::new(env);
     }
 
+    /// Drops expired CIBA and device requests, pushed requests, and user codes whose device
+    /// code is gone (clients that never poll or never come back); returns how many.
+    fn sweep_pending(&self, now: i64) -> usize {
+        let mut ciba = lock(&self.ciba);
+        let before = ciba.len();
+        ciba.retain(|_, p| p.expires_ms > now);
+        let mut gone = before - ciba.len();
+        let mut codes = lock(&self.user_codes);
+        let before = codes.len();
+        codes.retain(|_, (device_code, _)| ciba.contains_key(device_code));
+        gone += before - codes.len();
+        drop((ciba, codes));
+        let mut pushed = lock(&self.pushed);
+        let before = pushed.len();
+        pushed.retain(|_, p| p.2 > now);
+        gone + (before - pushed.len())
+    }
+
     /// Installs an application's keys fetched from its `jwks_url`.
     fn install_keys(&self, client_id: &str, keys: KeySet) {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
@@ -278,7 +296,9 @@ impl Authz {
                 lockouts: Mutex::new(flow::Lockouts::default()),
                 faults: Mutex::new(Vec::new()),
                 remote_keys: Mutex::new(HashMap::new()),
-                refresh: Mutex::new(crate::refresh::RefreshStore::default()),
+                refresh: Mutex::new(crate::refresh::RefreshStore::new(
+                    config.limits.max_refresh_tokens,
+                )),
                 revoked_jtis: Mutex::new(std::collections::HashSet::new()),
                 assertion_jtis: Mutex::new(crate::client_auth::SeenJtis::default()),
                 ciba: Mutex::new(HashMap::new()),
@@ -421,7 +441,12 @@ impl Shared {
         let now = self.now_ms();
         self.envs
             .values()
-            .map(|e| lock(&e.flows).sweep(now) + lock(&e.codes).sweep(now))
+            .map(|e| {
+                lock(&e.flows).sweep(now)
+                    + lock(&e.codes).sweep(now)
+                    + lock(&e.refresh).sweep(now)
+                    + e.sweep_pending(now)
+            })
             .sum()
     }
 

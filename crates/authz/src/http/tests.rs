@@ -224,3 +224,54 @@ async fn a_redirect_mode_authorize_goes_to_the_applications_login_page() {
         "{location}"
     );
 }
+
+/// Pending CIBA and device requests, their user codes and pushed requests are freed once they
+/// expire, whether or not a client ever comes back for them (found by the soak: clients that
+/// never poll left them behind).
+#[test]
+fn the_sweep_frees_abandoned_ciba_device_and_pushed_requests() {
+    let config = Config::from_toml(CONFIG, std::path::Path::new(".")).unwrap();
+    let authz = Authz::new(
+        config,
+        "http://authz.test",
+        Clock::starting_at(1_764_000_000),
+    )
+    .unwrap();
+    let now = authz.shared.now_ms();
+    let env = &authz.shared.envs["env-1"];
+    let pending = |expires_ms| crate::ciba::Pending {
+        client_id: "app-1".into(),
+        flow_id: "flow".into(),
+        expires_ms,
+        interval_ms: 5000,
+        last_poll_ms: None,
+    };
+    {
+        let mut ciba = env.ciba.lock().unwrap();
+        ciba.insert("gone".into(), pending(now - 1));
+        ciba.insert("live".into(), pending(now + 60_000));
+        let mut codes = env.user_codes.lock().unwrap();
+        codes.insert("GONE-CODE".into(), ("gone".into(), "app-1".into()));
+        codes.insert("LIVE-CODE".into(), ("live".into(), "app-1".into()));
+        let mut pushed = env.pushed.lock().unwrap();
+        pushed.insert("urn:gone".into(), ("app-1".into(), Vec::new(), now - 1));
+        pushed.insert(
+            "urn:live".into(),
+            ("app-1".into(), Vec::new(), now + 60_000),
+        );
+    }
+    assert_eq!(authz.sweep(), 3, "one of each expired");
+    assert_eq!(
+        env.ciba.lock().unwrap().keys().collect::<Vec<_>>(),
+        vec!["live"]
+    );
+    assert_eq!(
+        env.user_codes.lock().unwrap().keys().collect::<Vec<_>>(),
+        vec!["LIVE-CODE"]
+    );
+    assert_eq!(
+        env.pushed.lock().unwrap().keys().collect::<Vec<_>>(),
+        vec!["urn:live"]
+    );
+    assert_eq!(authz.sweep(), 0, "nothing more to free");
+}

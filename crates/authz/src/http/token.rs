@@ -62,6 +62,21 @@ pub(super) fn authenticated<'e>(
     )
 }
 
+/// The parameters of a form-encoded request to one of the OAuth endpoints (token, PAR, CIBA,
+/// device authorization, introspection, revocation).
+pub(super) fn form_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<std::collections::BTreeMap<String, String>, TokenError> {
+    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
+    if !is_form(headers) {
+        return Err(TokenError::invalid_request(
+            "the request must be application/x-www-form-urlencoded",
+        ));
+    }
+    oauth::params(form_pairs(&body)).map_err(|e| TokenError::invalid_request(e.description()))
+}
+
 pub(super) fn failed(e: jose::Error) -> TokenError {
     TokenError::new(500, "server_error", format!("signing: {e}"))
 }
@@ -72,14 +87,7 @@ pub(super) fn issue_tokens(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, TokenError> {
-    let body = body.map_err(|e| TokenError::invalid_request(format!("body: {e}")))?;
-    if !is_form(headers) {
-        return Err(TokenError::invalid_request(
-            "the token request must be application/x-www-form-urlencoded",
-        ));
-    }
-    let form = oauth::params(form_pairs(&body))
-        .map_err(|e| TokenError::invalid_request(e.description()))?;
+    let form = form_body(headers, body)?;
     let grant_type = form
         .get("grant_type")
         .cloned()
@@ -361,7 +369,6 @@ pub(super) fn tokens(
                 token.clone(),
                 family,
                 grant.clone(),
-                now_ms,
                 now_ms.saturating_add(client.refresh_token_duration_ms),
                 ends,
             );

@@ -915,7 +915,7 @@ fn implicit_and_hybrid_responses_carry_tokens_with_at_hash_and_c_hash() {
     let page = get(&s.url(&format!("/env-1/as/resume?flowId={id}")));
     assert!(page.body.contains("name=\"id_token\""), "{}", page.body);
     assert!(page.body.contains("name=\"code\""), "{}", page.body);
-    let f = authorize(
+    let done = miles_signs_on(
         &s,
         &[
             ("client_id", "app-1"),
@@ -924,15 +924,7 @@ fn implicit_and_hybrid_responses_carry_tokens_with_at_hash_and_c_hash() {
             ("scope", "openid"),
             ("nonce", "n-2"),
         ],
-    )
-    .json();
-    let done = action(
-        &s,
-        f["id"].as_str().unwrap(),
-        "usernamePassword.check",
-        json!({"username": "miles", "password": "Kind-of-Blue"}),
-    )
-    .json();
+    );
     let r = &done["authorizeResponse"];
     assert_eq!(r["expires_in"], 3600, "{done}");
     assert!(r["access_token"].is_string() && r["id_token"].is_string());
@@ -985,21 +977,14 @@ struct JwksServer {
 
 impl JwksServer {
     fn start(document: String) -> JwksServer {
-        use std::io::{BufRead, BufReader, Write};
+        use std::io::{BufReader, Write};
         let doc = std::sync::Arc::new(std::sync::Mutex::new(document));
         let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (d, f) = (doc.clone(), fetches.clone());
         let url = common::serve_connections(move |stream| {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap_or(0);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            let (status, body) = if first.starts_with("GET /jwks ") {
+            let first = common::gateway::read_head(&mut reader).map(|(line, _)| line);
+            let (status, body) = if first.is_some_and(|l| l.starts_with("GET /jwks ")) {
                 f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 ("200 OK", d.lock().unwrap().clone())
             } else {
@@ -1143,18 +1128,12 @@ fn idp_signoff_needs_the_applications_consent_and_ends_the_session() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let record = seen.clone();
     let backchannel = common::serve_connections(move |stream| {
-        use std::io::{BufRead, BufReader, Read, Write};
+        use std::io::{BufReader, Read, Write};
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
+        let fields = common::gateway::read_head(&mut reader).map_or(Vec::new(), |(_, f)| f);
+        let length = common::gateway::field(&fields, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; length];
         let _ = reader.read_exact(&mut body);
         record
@@ -1307,7 +1286,7 @@ grant_types = ["DEVICE_CODE", "CIBA"]
 fn offline_access_refresh_tokens_outlive_a_signoff_and_others_end_with_it() {
     let s = Server::start(&grants_config());
     let tokens_for = |client: &str, secret: &str, scope: &str| {
-        let f = authorize(
+        let done = miles_signs_on(
             &s,
             &[
                 ("client_id", client),
@@ -1315,15 +1294,7 @@ fn offline_access_refresh_tokens_outlive_a_signoff_and_others_end_with_it() {
                 ("response_mode", "pi.flow"),
                 ("scope", scope),
             ],
-        )
-        .json();
-        let done = action(
-            &s,
-            f["id"].as_str().unwrap(),
-            "usernamePassword.check",
-            json!({"username": "miles", "password": "Kind-of-Blue"}),
-        )
-        .json();
+        );
         let code = done["authorizeResponse"]["code"]
             .as_str()
             .unwrap()
@@ -1358,7 +1329,7 @@ fn offline_access_refresh_tokens_outlive_a_signoff_and_others_end_with_it() {
     );
     // An application that may not refresh: offline_access is ignored (OIDC Core §11).
     let s2 = Server::start(&config(""));
-    let f = authorize(
+    let done = miles_signs_on(
         &s2,
         &[
             ("client_id", "app-1"),
@@ -1366,15 +1337,7 @@ fn offline_access_refresh_tokens_outlive_a_signoff_and_others_end_with_it() {
             ("response_mode", "pi.flow"),
             ("scope", "openid offline_access"),
         ],
-    )
-    .json();
-    let done = action(
-        &s2,
-        f["id"].as_str().unwrap(),
-        "usernamePassword.check",
-        json!({"username": "miles", "password": "Kind-of-Blue"}),
-    )
-    .json();
+    );
     let t = redeem(
         &s2,
         done["authorizeResponse"]["code"].as_str().unwrap(),

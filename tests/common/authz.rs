@@ -432,3 +432,19 @@ pub fn password_sign_on(s: &Server, client_id: &str, username: &str, password: &
         json!({"username": username, "password": password}),
     )
 }
+
+/// A pi.flow authorize request with `pairs`, signed on as `miles` with his password; the
+/// completed flow (its `authorizeResponse` holds what authorize returns).
+pub fn miles_signs_on(s: &Server, pairs: &[(&str, &str)]) -> Value {
+    let f = authorize(s, pairs);
+    assert_eq!(f.status, 200, "{}", f.body);
+    let done = action(
+        s,
+        f.json()["id"].as_str().unwrap(),
+        "usernamePassword.check",
+        json!({"username": "miles", "password": "Kind-of-Blue"}),
+    )
+    .json();
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    done
+}

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-WARMUP = 60  # seconds before the "after warm-up" RSS sample
+WARMUP = 120  # seconds before the "after warm-up" RSS sample (the stores fill by then)
 
 
 def free_port():
@@ -110,18 +110,41 @@ class Pool:
     def __init__(self, port):
         self.port = port
         self.idle = []
+        # Requests sent again because an idle keep-alive connection had been closed by the
+        # server when the request went out (no byte of a response came back): HTTP clients
+        # retry those (RFC 9112 §9.3.1); the retry's outcome is what is counted.
+        self.stale_retries = 0
 
     async def request(self, method, target, headers, body=b""):
-        conn = self.idle.pop() if self.idle else await asyncio.open_connection("127.0.0.1", self.port)
+        reused = bool(self.idle)
+        idle_since = time.monotonic()
+        if reused:
+            conn, idle_since = self.idle.pop()
+        else:
+            conn = await asyncio.open_connection("127.0.0.1", self.port)
         try:
             result = await http(*conn, method, target, headers, body)
+        except (asyncio.IncompleteReadError, ConnectionResetError) as e:
+            conn[1].close()
+            nothing = not isinstance(e, asyncio.IncompleteReadError) or not e.partial
+            if not (reused and nothing):
+                raise
+            self.stale_retries += 1
+            print(f"retried a request on a keep-alive connection idle "
+                  f"{time.monotonic() - idle_since:.1f} s that the server had closed", file=sys.stderr)
+            conn = await asyncio.open_connection("127.0.0.1", self.port)
+            try:
+                result = await http(*conn, method, target, headers, body)
+            except BaseException:
+                conn[1].close()
+                raise
         except BaseException:
             conn[1].close()
             raise
         if result[1].get("connection", "").lower() == "close":
             conn[1].close()
         else:
-            self.idle.append(conn)
+            self.idle.append((conn, time.monotonic()))
         return result
 
 
@@ -138,6 +161,7 @@ def rss_summary(samples):
     if not values:
         return {}
     return {
+        "every_60_s_kb": [v for t, v in samples if t % 60 == 0 and v is not None],
         "start_kb": values[0],
         "after_warmup_kb": after[0] if after else None,
         "peak_kb": max(values),
@@ -277,7 +301,8 @@ identity_mapping = "backend-jwt"
             time.sleep(0.1)
 
     stats = Stats()
-    down = []  # (start, end) monotonic seconds of backend outages
+    down = []  # (start, end) seconds since t0 of backend outages
+    outage = [None]  # the start of the outage under way, until it is in `down`
     t0 = time.monotonic()
     pool = Pool(gw_port)
     headers = {"Host": "gw.example", "Authorization": f"Bearer {token}"}
@@ -293,8 +318,11 @@ identity_mapping = "backend-jwt"
         except asyncio.TimeoutError:
             stats.error("timeout")
             return
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            stats.error("connection")
+        except (ConnectionError, asyncio.IncompleteReadError, OSError) as e:
+            at = round(started - t0, 1)
+            flap = any(s - 1 <= at <= e2 + 2 for s, e2 in down) or outage[0] is not None
+            stats.error(f"connection_{type(e).__name__}{'_during_flap' if flap else ''}")
+            print(f"connection error at {at}s: {type(e).__name__}: {e}", file=sys.stderr)
             return
         stats.latencies.append(time.monotonic() - started)
         text = body.decode(errors="replace")
@@ -306,7 +334,8 @@ identity_mapping = "backend-jwt"
             print("verification failure:", text, file=sys.stderr)
         elif status in (502, 504):
             at = started - t0
-            flap = any(s - 1 <= at <= e + 2 for s, e in down) or be.poll() is not None
+            flap = any(s - 1 <= at <= e + 2 for s, e in down) or (
+                outage[0] is not None and at >= outage[0] - 1)
             stats.error(f"{status}_{'during_flap' if flap else 'NOT_a_flap'}")
         else:
             stats.error(f"status_{status}")
@@ -351,6 +380,7 @@ identity_mapping = "backend-jwt"
             if now - last_flap >= 60:
                 last_flap = now
                 start = now - t0
+                outage[0] = start
                 be.kill()
                 be.wait()
                 await asyncio.sleep(5)
@@ -362,6 +392,7 @@ identity_mapping = "backend-jwt"
                     except OSError:
                         await asyncio.sleep(0.1)
                 down.append((start, time.monotonic() - t0))
+                outage[0] = None
 
     rss = []
     sampler = asyncio.create_task(sample_rss(gw.pid, seconds, rss))
@@ -385,6 +416,7 @@ identity_mapping = "backend-jwt"
         "crashed": crashed, "exit_code_after_sigterm": gw.returncode,
         "key_ids_seen": len(stats.kids), "backend_outages": len(down),
         "sighup_reloads": hups[0], "slow_clients": slow, "rss": rss_summary(rss),
+        "stale_keepalive_retries": pool.stale_retries,
     })
     return out
 
@@ -395,6 +427,7 @@ async def soak_authz(binary, seconds, rate):
     open(f"{work}/authz.toml", "w").write(f"""
 flow_idle_timeout_seconds = 60
 code_lifetime_seconds = 60
+max_refresh_tokens = 2000
 [[environment]]
 id = "env-1"
 [[environment.application]]
@@ -463,6 +496,7 @@ password = "Kind-of-Blue"
         proc.kill()
     out = stats.summary()
     out.update({"server": "signet authz", "seconds": seconds, "flows_per_s": rate,
+                "stale_keepalive_retries": pool.stale_retries,
                 "crashed": crashed, "exit_code_after_sigterm": proc.returncode,
                 "rss": rss_summary(rss)})
     return out

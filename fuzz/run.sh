@@ -14,7 +14,7 @@ cargo fuzz build -s none --debug-assertions 2>&1 | tail -1
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
 mkdir -p artifacts
-bin=target/x86_64-unknown-linux-gnu/release
+bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release
 for t in "${targets[@]}"; do
   scratch=$(mktemp -d)
   log=$(mktemp)

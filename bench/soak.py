@@ -56,9 +56,15 @@ class Stats:
         self.errors = {}
         self.latencies = []
         self.kids = set()
+        self.started = time.monotonic()
+        # The first and last second (from the start) each kind of error was seen at.
+        self.error_seconds = {}
 
     def error(self, kind):
         self.errors[kind] = self.errors.get(kind, 0) + 1
+        at = round(time.monotonic() - self.started, 1)
+        first, _ = self.error_seconds.get(kind, (at, at))
+        self.error_seconds[kind] = (first, at)
 
     def summary(self):
         lat = sorted(self.latencies)
@@ -70,6 +76,7 @@ class Stats:
             "requests": self.requests,
             "ok": self.ok,
             "errors": dict(sorted(self.errors.items())),
+            "errors_first_last_s": dict(sorted(self.error_seconds.items())),
             "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)},
         }
 

@@ -167,6 +167,30 @@ impl EnvState {
         gone + (before - pushed.len())
     }
 
+    /// Runs `f` with a flow context at `now`, the lockout table locked for the call only, and
+    /// gives back what `f` answered and the user changes it asked for. The lockouts are the
+    /// innermost lock: a caller may hold the flows store, never take one while in `f`. (A
+    /// guard made inside the context's literal, `&mut lock(..)`, lives to the end of the
+    /// caller: authorize then held the lockouts while storing its flow, a flow action held
+    /// the flows while taking the lockouts, and the two deadlocked; the soak found it.)
+    fn in_flow<T>(
+        &self,
+        env: &Environment,
+        now: i64,
+        f: impl FnOnce(&mut Ctx<'_>) -> T,
+    ) -> (T, Vec<flow::UserChange>) {
+        let mut lockouts = lock(&self.lockouts);
+        let mut ctx = Ctx {
+            env,
+            now_ms: now,
+            rng: &mut SystemRandom,
+            lockouts: &mut lockouts,
+            changes: Vec::new(),
+        };
+        let out = f(&mut ctx);
+        (out, ctx.changes)
+    }
+
     /// Installs an application's keys fetched from its `jwks_url`.
     fn install_keys(&self, client_id: &str, keys: KeySet) {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
@@ -442,10 +466,11 @@ impl Shared {
         self.envs
             .values()
             .map(|e| {
-                lock(&e.flows).sweep(now)
-                    + lock(&e.codes).sweep(now)
-                    + lock(&e.refresh).sweep(now)
-                    + e.sweep_pending(now)
+                // One store at a time: no request waits on a lock the sweep is not using.
+                let flows = lock(&e.flows).sweep(now);
+                let codes = lock(&e.codes).sweep(now);
+                let refresh = lock(&e.refresh).sweep(now);
+                flows + codes + refresh + e.sweep_pending(now)
             })
             .sum()
     }
@@ -514,17 +539,9 @@ impl Shared {
     /// Starts and stores a flow (for CIBA): its notifications go to the outbox.
     fn start_flow(&self, st: &EnvState, start: flow::Start, now: i64) -> Result<String, ApiError> {
         let env = st.env();
-        let mut rng = SystemRandom;
-        let id = random::uuid(&mut rng).map_err(random_failed)?;
-        let mut ctx = Ctx {
-            env: &env,
-            now_ms: now,
-            rng: &mut rng,
-            lockouts: &mut lock(&st.lockouts),
-            changes: Vec::new(),
-        };
-        let (mut flow, sent) = flow::start(id, start, &mut ctx).map_err(|e| flow_error(&e))?;
-        drop(ctx);
+        let id = random::uuid(&mut SystemRandom).map_err(random_failed)?;
+        let (started, _) = st.in_flow(&env, now, |ctx| flow::start(id, start, ctx));
+        let (mut flow, sent) = started.map_err(|e| flow_error(&e))?;
         self.settle(st, &mut flow, sent, now)?;
         let id = flow.id.clone();
         self.store(st, flow, now);
@@ -543,16 +560,9 @@ impl Shared {
             Ok(s) => s,
             Err(r) => return Ok(refusal(r)),
         };
-        let mut rng = SystemRandom;
-        let id = random::uuid(&mut rng).map_err(random_failed)?;
-        let mut ctx = Ctx {
-            env: &env,
-            now_ms: now,
-            rng: &mut rng,
-            lockouts: &mut lock(&st.lockouts),
-            changes: Vec::new(),
-        };
-        let (mut flow, sent) = flow::start(id, start, &mut ctx).map_err(|e| flow_error(&e))?;
+        let id = random::uuid(&mut SystemRandom).map_err(random_failed)?;
+        let (started, _) = st.in_flow(&env, now, |ctx| flow::start(id, start, ctx));
+        let (mut flow, sent) = started.map_err(|e| flow_error(&e))?;
         self.settle(st, &mut flow, sent, now)?;
         if flow.request.response_mode == ResponseMode::PiFlow {
             let stored = Stored {
@@ -588,18 +598,9 @@ impl Shared {
         let stored = flows
             .get_mut(flow_id, now)
             .ok_or_else(|| flow_not_found(flow_id, &self.limits))?;
-        let mut rng = SystemRandom;
-        let mut ctx = Ctx {
-            env: &env,
-            now_ms: now,
-            rng: &mut rng,
-            lockouts: &mut lock(&st.lockouts),
-            changes: Vec::new(),
-        };
         flow::tick(&mut stored.flow, &env, now);
-        let outcome = flow::apply(&mut stored.flow, action, &mut ctx);
-        let changes = std::mem::take(&mut ctx.changes);
-        drop(ctx);
+        let (outcome, changes) =
+            st.in_flow(&env, now, |ctx| flow::apply(&mut stored.flow, action, ctx));
         st.apply_changes(changes);
         stored.touched_ms = now;
         let outcome = outcome

@@ -275,3 +275,51 @@ fn the_sweep_frees_abandoned_ciba_device_and_pushed_requests() {
     );
     assert_eq!(authz.sweep(), 0, "nothing more to free");
 }
+
+/// Starting a flow takes the lockouts only while the flow is made, never while it waits for the
+/// flows store: a flow action holds the flows and then takes the lockouts, so the authorize
+/// path holding the lockouts while storing deadlocked the two (found by the soak: both workers
+/// stuck after about 150 s of authorize and password calls). Here the flows store is held while
+/// an authorize call runs; the lockouts must stay free while it waits.
+#[test]
+fn authorize_waiting_for_the_flows_store_holds_no_other_lock() {
+    let config = Config::from_toml(CONFIG, std::path::Path::new(".")).unwrap();
+    let authz = Authz::new(
+        config,
+        "http://authz.test",
+        Clock::starting_at(1_764_000_000),
+    )
+    .unwrap();
+    let shared = &authz.shared;
+    let env = &shared.envs["env-1"];
+    let pairs: Vec<(String, String)> = [
+        ("client_id", "app-1"),
+        ("response_type", "code"),
+        ("response_mode", "pi.flow"),
+        ("scope", "openid"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    std::thread::scope(|scope| {
+        let flows = env.flows.lock().unwrap();
+        let call = scope.spawn(|| shared.authorize("env-1", pairs).map(|r| r.status()));
+        // The call reaches the flows store and waits there; give it time to get that far.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let free = (0..100).any(|_| {
+            let free = env.lockouts.try_lock().is_ok();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            free
+        });
+        assert!(
+            !call.is_finished(),
+            "authorize stored its flow without the flows store"
+        );
+        drop(flows);
+        assert!(
+            free,
+            "authorize held the lockouts while waiting for the flows store"
+        );
+        assert_eq!(call.join().unwrap().unwrap(), StatusCode::OK);
+    });
+}

@@ -12,7 +12,7 @@
 mod common;
 
 use common::authz::*;
-use common::{client, signet_in, TempDir};
+use common::{client, payload_of, signet_in, TempDir};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::Duration;
@@ -454,12 +454,7 @@ fn a_seed_login_hint_token_starts_a_ciba_request_that_is_approved_and_redeemed()
         t["id_token"].is_string() && t["refresh_token"].is_string(),
         "{t}"
     );
-    let claims: Value = serde_json::from_slice(
-        &jose::jws::decode(t["id_token"].as_str().unwrap())
-            .unwrap()
-            .payload,
-    )
-    .unwrap();
+    let claims = payload_of(t["id_token"].as_str().unwrap());
     assert_eq!(claims["sub"], "user-2");
     assert_eq!(poll(&id).json()["error"], "invalid_grant", "used");
 
@@ -703,12 +698,7 @@ fn a_device_code_is_approved_by_a_sign_on_at_the_verification_page() {
     assert_eq!(r.status, 200);
     let r = poll();
     assert_eq!(r.status, 200, "{}", r.body);
-    let claims: Value = serde_json::from_slice(
-        &jose::jws::decode(r.json()["id_token"].as_str().unwrap())
-            .unwrap()
-            .payload,
-    )
-    .unwrap();
+    let claims = payload_of(r.json()["id_token"].as_str().unwrap());
     assert_eq!(claims["sub"], "user-3");
     assert_eq!(poll().json()["error"], "invalid_grant", "used");
     let r = post_form(
@@ -772,12 +762,7 @@ resources = ["https://orders.example"]
         out["issued_token_type"],
         "urn:ietf:params:oauth:token-type:access_token"
     );
-    let claims: Value = serde_json::from_slice(
-        &jose::jws::decode(out["access_token"].as_str().unwrap())
-            .unwrap()
-            .payload,
-    )
-    .unwrap();
+    let claims = payload_of(out["access_token"].as_str().unwrap());
     assert_eq!(
         (claims["sub"].as_str(), claims["aud"].as_str()),
         (Some("user-3"), Some("https://orders.example"))

@@ -26,6 +26,12 @@ pub const SEED_LOGIN_HINT_CLAIMS: &str = r#"{
 "aud":"https://auth.pingone.com/YOUR_ENVIRONMENT_ID/as"
 }"#;
 
+/// The payload of a compact JWS as JSON, signature not checked (the tests check it apart where
+/// it matters).
+pub fn payload_of(token: &str) -> serde_json::Value {
+    serde_json::from_slice(&jose::jws::decode(token).unwrap().payload).unwrap()
+}
+
 /// Percent-encodes a query or form value (RFC 3986 unreserved characters stay).
 pub fn enc(s: &str) -> String {
     s.bytes()

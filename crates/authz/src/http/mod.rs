@@ -536,13 +536,26 @@ impl Shared {
         Ok(())
     }
 
+    /// A new flow for `start`, settled (its notifications in the outbox, its code or tokens
+    /// issued when it is already complete); not stored yet.
+    fn begin(
+        &self,
+        st: &EnvState,
+        env: &Environment,
+        start: flow::Start,
+        now: i64,
+    ) -> Result<Flow, ApiError> {
+        let id = random::uuid(&mut SystemRandom).map_err(random_failed)?;
+        let (started, _) = st.in_flow(env, now, |ctx| flow::start(id, start, ctx));
+        let (mut flow, sent) = started.map_err(|e| flow_error(&e))?;
+        self.settle(st, &mut flow, sent, now)?;
+        Ok(flow)
+    }
+
     /// Starts and stores a flow (for CIBA): its notifications go to the outbox.
     fn start_flow(&self, st: &EnvState, start: flow::Start, now: i64) -> Result<String, ApiError> {
         let env = st.env();
-        let id = random::uuid(&mut SystemRandom).map_err(random_failed)?;
-        let (started, _) = st.in_flow(&env, now, |ctx| flow::start(id, start, ctx));
-        let (mut flow, sent) = started.map_err(|e| flow_error(&e))?;
-        self.settle(st, &mut flow, sent, now)?;
+        let flow = self.begin(st, &env, start, now)?;
         let id = flow.id.clone();
         self.store(st, flow, now);
         Ok(id)
@@ -560,10 +573,7 @@ impl Shared {
             Ok(s) => s,
             Err(r) => return Ok(refusal(r)),
         };
-        let id = random::uuid(&mut SystemRandom).map_err(random_failed)?;
-        let (started, _) = st.in_flow(&env, now, |ctx| flow::start(id, start, ctx));
-        let (mut flow, sent) = started.map_err(|e| flow_error(&e))?;
-        self.settle(st, &mut flow, sent, now)?;
+        let flow = self.begin(st, &env, start, now)?;
         if flow.request.response_mode == ResponseMode::PiFlow {
             let stored = Stored {
                 flow,

@@ -34,8 +34,8 @@ username = "charlie"
 password = "Bird-1920"
 "#;
 
-/// The router of a fresh server for [`CONFIG`].
-fn router() -> axum::Router {
+/// A fresh server for [`CONFIG`].
+fn server() -> Authz {
     let config = Config::from_toml(CONFIG, std::path::Path::new(".")).unwrap();
     Authz::new(
         config,
@@ -43,7 +43,11 @@ fn router() -> axum::Router {
         Clock::starting_at(1_764_000_000),
     )
     .unwrap()
-    .router()
+}
+
+/// The router of a fresh server for [`CONFIG`].
+fn router() -> axum::Router {
+    server().router()
 }
 
 /// One request: the status, the Content-Type and the body as JSON (Null when it is not).
@@ -230,13 +234,7 @@ async fn a_redirect_mode_authorize_goes_to_the_applications_login_page() {
 /// never poll left them behind).
 #[test]
 fn the_sweep_frees_abandoned_ciba_device_and_pushed_requests() {
-    let config = Config::from_toml(CONFIG, std::path::Path::new(".")).unwrap();
-    let authz = Authz::new(
-        config,
-        "http://authz.test",
-        Clock::starting_at(1_764_000_000),
-    )
-    .unwrap();
+    let authz = server();
     let now = authz.shared.now_ms();
     let env = &authz.shared.envs["env-1"];
     let pending = |expires_ms| crate::ciba::Pending {
@@ -283,13 +281,7 @@ fn the_sweep_frees_abandoned_ciba_device_and_pushed_requests() {
 /// an authorize call runs; the lockouts must stay free while it waits.
 #[test]
 fn authorize_waiting_for_the_flows_store_holds_no_other_lock() {
-    let config = Config::from_toml(CONFIG, std::path::Path::new(".")).unwrap();
-    let authz = Authz::new(
-        config,
-        "http://authz.test",
-        Clock::starting_at(1_764_000_000),
-    )
-    .unwrap();
+    let authz = server();
     let shared = &authz.shared;
     let env = &shared.envs["env-1"];
     let pairs: Vec<(String, String)> = [
